@@ -1,0 +1,399 @@
+//! [`Desk`]: the service hosts call. Booking with payment (DESIGN §4): validate, store the
+//! booking and a draft charge together, create the GHL appointment with slot validation,
+//! then the MP link. A retry with the same idempotency key returns the same booking.
+
+use crate::config::ClinicConfig;
+use crate::error::DeskError;
+use crate::events::EventSink;
+use crate::model::*;
+use crate::money::Money;
+use crate::ports::*;
+use crate::store::Store;
+use crate::time::now;
+use crate::view::BookingView;
+use chrono::{DateTime, NaiveDate, NaiveTime, TimeZone, Utc};
+use std::sync::Arc;
+use tokio::sync::{Notify, RwLock};
+
+/// A booking as staff ask for it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CreateBooking {
+    /// Fresh per attempt from the UI; reused on retries of that attempt.
+    pub idempotency_key: String,
+    pub calendar_id: String,
+    pub patient_name: String,
+    pub patient_phone: Option<String>,
+    /// A GHL contact id when the caller already has one (compat API).
+    pub contact_id: Option<String>,
+    pub starts_at: DateTime<Utc>,
+    pub ends_at: DateTime<Utc>,
+    /// Decimal text as typed ("80.00").
+    pub amount: String,
+    pub description: String,
+    /// `desk` or `api`.
+    pub source: String,
+}
+
+/// The domain service: one per clinic, shared by every host surface.
+pub struct Desk {
+    pub(crate) store: Arc<dyn Store>,
+    pub(crate) scheduler: Arc<dyn Scheduler>,
+    pub(crate) payments: Arc<dyn Payments>,
+    pub(crate) events: Arc<dyn EventSink>,
+    pub(crate) clinic: ClinicConfig,
+    pub(crate) inbox_wake: Notify,
+    calendars: RwLock<Vec<CalendarInfo>>,
+}
+
+const MAX_NAME: usize = 200;
+const MAX_KEY: usize = 128;
+
+impl Desk {
+    pub fn new(
+        store: Arc<dyn Store>,
+        scheduler: Arc<dyn Scheduler>,
+        payments: Arc<dyn Payments>,
+        events: Arc<dyn EventSink>,
+        clinic: ClinicConfig,
+    ) -> Self {
+        Self {
+            store,
+            scheduler,
+            payments,
+            events,
+            clinic,
+            inbox_wake: Notify::new(),
+            calendars: RwLock::new(Vec::new()),
+        }
+    }
+
+    pub fn clinic(&self) -> &ClinicConfig {
+        &self.clinic
+    }
+
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
+    /// The clinic's calendars, fetched once and then served from memory.
+    pub async fn calendars(&self) -> Result<Vec<CalendarInfo>, DeskError> {
+        {
+            let cached = self.calendars.read().await;
+            if !cached.is_empty() {
+                return Ok(cached.clone());
+            }
+        }
+        let fresh = self.scheduler.calendars(&self.clinic.location_id).await?;
+        *self.calendars.write().await = fresh.clone();
+        Ok(fresh)
+    }
+
+    /// Turns a local date and times typed at the desk into UTC instants in the clinic's zone.
+    pub fn local_slot(
+        &self,
+        date: &str,
+        start: &str,
+        end: &str,
+    ) -> Result<(DateTime<Utc>, DateTime<Utc>), DeskError> {
+        let day = NaiveDate::parse_from_str(date.trim(), "%Y-%m-%d")
+            .map_err(|_| DeskError::validation("date", "the date must be YYYY-MM-DD"))?;
+        let at = |field: &str, text: &str| -> Result<DateTime<Utc>, DeskError> {
+            let t = NaiveTime::parse_from_str(text.trim(), "%H:%M")
+                .map_err(|_| DeskError::validation(field, "the time must be HH:MM"))?;
+            self.clinic
+                .timezone
+                .from_local_datetime(&day.and_time(t))
+                .earliest()
+                .map(|l| l.with_timezone(&Utc))
+                .ok_or_else(|| DeskError::validation(field, "that time does not exist locally"))
+        };
+        Ok((at("startTime", start)?, at("endTime", end)?))
+    }
+
+    /// Books an appointment and opens its payment link (DESIGN §4, "Booking with payment").
+    pub async fn create_booking(&self, req: CreateBooking) -> Result<BookingView, DeskError> {
+        let (money, calendar) = self.validate(&req).await?;
+        if let Some(existing) = self.store.booking_by_idempotency_key(&req.idempotency_key).await? {
+            return self.view_of(&existing).await;
+        }
+        let (mut booking, mut charge) = self.draft(&req, money, &calendar);
+        match self.store.insert_booking(&booking, &charge).await {
+            Ok(()) => {}
+            Err(crate::store::StoreError::Conflict(_)) => {
+                // A concurrent retry with the same key won the insert: answer with its booking.
+                let existing = self
+                    .store
+                    .booking_by_idempotency_key(&req.idempotency_key)
+                    .await?
+                    .ok_or_else(|| DeskError::Conflict("duplicate booking".into()))?;
+                return self.view_of(&existing).await;
+            }
+            Err(e) => return Err(e.into()),
+        }
+        self.audit("desk", "booking.create", "booking", &booking.id, &booking.title)
+            .await;
+
+        if let Err(e) = self.place_in_calendar(&req, &calendar, &mut booking).await {
+            booking.sync = SyncState::Failed;
+            booking.last_error = Some(e.public_message());
+            booking.version = self.store.update_booking(&booking).await?;
+            charge.status = ChargeStatus::Cancelled;
+            charge.version = self.store.update_charge(&charge).await?;
+            tracing::info!(booking = %booking.id, code = ?e.code(), "booking refused by GHL");
+            return Err(e);
+        }
+        booking.version = self.store.update_booking(&booking).await?;
+        self.open_link(&booking, &mut charge).await?;
+        self.view_of(&booking).await
+    }
+
+    async fn validate(&self, req: &CreateBooking) -> Result<(Money, CalendarInfo), DeskError> {
+        let key = req.idempotency_key.trim();
+        if key.is_empty() || key.len() > MAX_KEY {
+            return Err(DeskError::validation(
+                "idempotencyKey",
+                "an idempotency key of 1-128 characters is required",
+            ));
+        }
+        if req.calendar_id.trim().is_empty() {
+            return Err(DeskError::validation("calendarId", "choose a calendar"));
+        }
+        let name = req.patient_name.trim();
+        if name.is_empty() || name.chars().count() > MAX_NAME {
+            return Err(DeskError::validation(
+                "patientName",
+                "the patient's name is required (at most 200 characters)",
+            ));
+        }
+        if let Some(phone) = req.patient_phone.as_deref().filter(|p| !p.trim().is_empty()) {
+            validate_phone(phone)?;
+        }
+        if req.ends_at <= req.starts_at {
+            return Err(DeskError::validation("endTime", "the end must be after the start"));
+        }
+        if req.starts_at < now() {
+            return Err(DeskError::validation("startTime", "the start is in the past"));
+        }
+        let money = Money::parse_charge(&req.amount, self.clinic.currency)
+            .map_err(|e| DeskError::validation("amount", e.to_string()))?;
+        let description = req.description.trim();
+        if description.is_empty() || description.chars().count() > 200 {
+            return Err(DeskError::validation(
+                "description",
+                "a description is required (at most 200 characters)",
+            ));
+        }
+        let calendar = self
+            .calendars()
+            .await?
+            .into_iter()
+            .find(|c| c.id == req.calendar_id)
+            .ok_or_else(|| DeskError::validation("calendarId", "unknown calendar"))?;
+        Ok((money, calendar))
+    }
+
+    fn draft(&self, req: &CreateBooking, money: Money, calendar: &CalendarInfo) -> (Booking, Charge) {
+        let at = now();
+        let booking = Booking {
+            id: new_id(),
+            ghl_id: None,
+            location_id: self.clinic.location_id.clone(),
+            calendar_id: calendar.id.clone(),
+            contact_id: req.contact_id.clone(),
+            patient_name: req.patient_name.trim().to_string(),
+            title: format!("{} - {}", req.description.trim(), req.patient_name.trim()),
+            status: "new".into(),
+            sync: SyncState::Pending,
+            starts_at: req.starts_at,
+            ends_at: req.ends_at,
+            assigned_user_id: calendar.default_user_id.clone(),
+            notes: None,
+            source: req.source.clone(),
+            ghl_date_added: None,
+            ghl_date_updated: None,
+            idempotency_key: req.idempotency_key.trim().to_string(),
+            last_error: None,
+            version: 1,
+            created_at: at,
+            updated_at: at,
+        };
+        let charge = Charge {
+            id: new_id(),
+            booking_id: booking.id.clone(),
+            money,
+            description: req.description.trim().to_string(),
+            preference_id: None,
+            init_point: None,
+            status: ChargeStatus::Draft,
+            expires_at: None,
+            paid_at: None,
+            version: 1,
+            created_at: at,
+            updated_at: at,
+        };
+        (booking, charge)
+    }
+
+    async fn place_in_calendar(
+        &self,
+        req: &CreateBooking,
+        calendar: &CalendarInfo,
+        booking: &mut Booking,
+    ) -> Result<(), DeskError> {
+        let contact_id = match &booking.contact_id {
+            Some(id) => id.clone(),
+            None => {
+                self.scheduler
+                    .find_or_create_contact(
+                        &self.clinic.location_id,
+                        booking.patient_name.as_str(),
+                        req.patient_phone.as_deref().filter(|p| !p.trim().is_empty()),
+                    )
+                    .await?
+            }
+        };
+        booking.contact_id = Some(contact_id.clone());
+        let created = self
+            .scheduler
+            .create_appointment(&AppointmentRequest {
+                location_id: self.clinic.location_id.clone(),
+                calendar_id: calendar.id.clone(),
+                contact_id,
+                title: booking.title.clone(),
+                starts_at: booking.starts_at,
+                ends_at: booking.ends_at,
+                timezone: self.clinic.timezone,
+                assigned_user_id: booking.assigned_user_id.clone(),
+            })
+            .await?;
+        booking.ghl_id = Some(created.ghl_id);
+        booking.status = created.status;
+        booking.sync = SyncState::Synced;
+        booking.last_error = None;
+        Ok(())
+    }
+
+    /// Creates the MP link for a draft charge. A provider failure leaves the charge a draft
+    /// with an outbox entry to retry, so the booking stands and nothing is orphaned.
+    pub(crate) async fn open_link(
+        &self,
+        booking: &Booking,
+        charge: &mut Charge,
+    ) -> Result<(), DeskError> {
+        let expires_at = now()
+            + chrono::Duration::from_std(self.clinic.link_ttl)
+                .unwrap_or_else(|_| chrono::Duration::hours(24));
+        let request = LinkRequest {
+            charge_id: charge.id.clone(),
+            booking_id: booking.id.clone(),
+            ghl_id: booking.ghl_id.clone(),
+            money: charge.money,
+            description: charge.description.clone(),
+            notification_url: self.clinic.mp_notification_url(),
+            expires_at,
+        };
+        match self.payments.create_link(&request).await {
+            Ok(link) => {
+                charge.preference_id = Some(link.preference_id);
+                charge.init_point = Some(link.init_point);
+                charge.expires_at = Some(expires_at);
+                charge.status = ChargeStatus::Open;
+                charge.version = self.store.update_charge(charge).await?;
+                self.audit("desk", "charge.open", "charge", &charge.id, &charge.money.to_string())
+                    .await;
+                Ok(())
+            }
+            Err(e) => {
+                tracing::warn!(charge = %charge.id, code = ?e.code(), "payment link not created yet");
+                let item = OutboxItem {
+                    id: new_id(),
+                    kind: "mp.create_link".into(),
+                    payload: serde_json::json!({ "chargeId": charge.id }).to_string(),
+                    idempotency_key: format!("mp.create_link:{}", charge.id),
+                    next_attempt_at: now() + chrono::Duration::seconds(30),
+                    attempts: 0,
+                    last_error: Some(e.public_message()),
+                };
+                self.store.enqueue(&item).await?;
+                Ok(())
+            }
+        }
+    }
+
+    /// The agenda of one local day (`YYYY-MM-DD`) in the clinic's zone.
+    pub async fn agenda(&self, day: &str) -> Result<Vec<BookingView>, DeskError> {
+        let date = NaiveDate::parse_from_str(day.trim(), "%Y-%m-%d")
+            .map_err(|_| DeskError::validation("day", "the day must be YYYY-MM-DD"))?;
+        let tz = self.clinic.timezone;
+        let start_of = |d: NaiveDate| {
+            tz.from_local_datetime(&d.and_time(NaiveTime::MIN))
+                .earliest()
+                .map(|t| t.with_timezone(&Utc))
+                .ok_or_else(|| DeskError::validation("day", "that day does not exist locally"))
+        };
+        let next = date
+            .succ_opt()
+            .ok_or_else(|| DeskError::validation("day", "day out of range"))?;
+        let rows = self.store.agenda(start_of(date)?, start_of(next)?).await?;
+        let names = self.calendar_names().await;
+        Ok(rows
+            .iter()
+            .map(|(b, c)| BookingView::of(b, c.as_ref(), names(&b.calendar_id), tz))
+            .collect())
+    }
+
+    /// One booking as staff see it.
+    pub async fn view_of(&self, booking: &Booking) -> Result<BookingView, DeskError> {
+        let charge = self.store.charge_of_booking(&booking.id).await?;
+        let names = self.calendar_names().await;
+        Ok(BookingView::of(
+            booking,
+            charge.as_ref(),
+            names(&booking.calendar_id),
+            self.clinic.timezone,
+        ))
+    }
+
+    async fn calendar_names(&self) -> impl Fn(&str) -> Option<String> + use<> {
+        let cals = self.calendars().await.unwrap_or_default();
+        move |id: &str| cals.iter().find(|c| c.id == id).map(|c| c.name.clone())
+    }
+
+    /// A charge by id.
+    pub async fn charge(&self, id: &str) -> Result<Charge, DeskError> {
+        self.store
+            .charge(id)
+            .await?
+            .ok_or_else(|| DeskError::NotFound("charge".into()))
+    }
+
+    pub(crate) async fn audit(&self, actor: &str, action: &str, entity: &str, id: &str, summary: &str) {
+        let entry = AuditEntry {
+            actor: actor.into(),
+            action: action.into(),
+            entity: entity.into(),
+            entity_id: id.into(),
+            summary: summary.into(),
+        };
+        if let Err(e) = self.store.audit(&entry).await {
+            tracing::warn!(error = %e, action, "audit line not written");
+        }
+    }
+}
+
+/// A phone as staff type it: digits with an optional leading `+`, spaces and dashes.
+fn validate_phone(phone: &str) -> Result<(), DeskError> {
+    let p = phone.trim();
+    let digits = p.chars().filter(|c| c.is_ascii_digit()).count();
+    let allowed = p
+        .chars()
+        .enumerate()
+        .all(|(i, c)| c.is_ascii_digit() || c == ' ' || c == '-' || (c == '+' && i == 0));
+    if !allowed || !(6..=15).contains(&digits) {
+        return Err(DeskError::validation(
+            "patientPhone",
+            "the phone must have 6-15 digits, optionally starting with +",
+        ));
+    }
+    Ok(())
+}

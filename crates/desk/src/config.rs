@@ -1,0 +1,38 @@
+//! The clinic's settings the domain needs, already validated.
+
+use crate::money::Currency;
+use std::time::Duration;
+
+/// MP's webhook path on our listener, kept from the seed so existing settings keep working.
+pub const MP_WEBHOOK_PATH: &str = "/api/payments/webhooks/mp/";
+/// GHL's webhook path on our listener, kept from the seed.
+pub const GHL_WEBHOOK_PATH: &str = "/api/appointments/webhooks/ghl/appointments/";
+
+/// Who the clinic is and how it charges.
+#[derive(Debug, Clone)]
+pub struct ClinicConfig {
+    /// GHL location id (`GHL_LOCATION_ID`).
+    pub location_id: String,
+    pub clinic_name: String,
+    /// The location's zone: times are shown and sent to GHL in it.
+    pub timezone: chrono_tz::Tz,
+    pub currency: Currency,
+    /// Public https base (`PUBLIC_WEBHOOK_URL`), e.g. an ngrok URL; `None` means no webhooks
+    /// reach us and payments are found by polling.
+    pub public_webhook_url: Option<String>,
+    /// How long a payment link stays payable.
+    pub link_ttl: Duration,
+}
+
+impl ClinicConfig {
+    /// The `notification_url` MP should call: public base + the seed's path, Webhooks only.
+    pub fn mp_notification_url(&self) -> Option<String> {
+        self.public_webhook_url.as_ref().map(|base| {
+            format!(
+                "{}{}?source_news=webhooks",
+                base.trim_end_matches('/'),
+                MP_WEBHOOK_PATH
+            )
+        })
+    }
+}

@@ -1,0 +1,30 @@
+//! Mostrador's domain: a clinic's bookings, the charges that ask for their money, the
+//! payments Mercado Pago reports, and the machinery that keeps them true — the webhook
+//! inbox, the outbox of owed side effects, and storage on SQLite or MySQL.
+//!
+//! Providers are reached through the [`ports`] traits; hosts (the desktop shell, the hub)
+//! plug in an [`events::EventSink`] and a [`secrets::SecretStore`]. Nothing here knows Tauri
+//! or HTTP servers.
+
+pub mod booking;
+pub mod charge_status;
+pub mod config;
+pub mod error;
+pub mod events;
+pub mod inbox;
+pub mod model;
+pub mod money;
+pub mod ports;
+pub mod providers;
+pub mod secrets;
+pub mod store;
+pub mod time;
+pub mod view;
+
+pub use booking::{CreateBooking, Desk};
+pub use config::ClinicConfig;
+pub use error::{DeskError, ErrorCode};
+pub use events::{DeskEvent, EventSink};
+pub use model::*;
+pub use money::{Currency, Money};
+pub use store::{SqlStore, Store, StoreError};

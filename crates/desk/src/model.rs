@@ -1,0 +1,196 @@
+//! The clinic's records: what a booking, a charge and a payment are to Mostrador.
+
+use crate::money::Money;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+/// Our view of a GHL appointment.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Booking {
+    /// Our ULID.
+    pub id: String,
+    /// GHL's appointment id; `None` until GHL has answered.
+    pub ghl_id: Option<String>,
+    pub location_id: String,
+    pub calendar_id: String,
+    pub contact_id: Option<String>,
+    pub patient_name: String,
+    pub title: String,
+    /// GHL's words: new, confirmed, cancelled, showed, noshow, invalid (open set).
+    pub status: String,
+    pub sync: SyncState,
+    pub starts_at: DateTime<Utc>,
+    pub ends_at: DateTime<Utc>,
+    pub assigned_user_id: Option<String>,
+    pub notes: Option<String>,
+    /// Where the booking came from: `desk`, `api`, `ghl`.
+    pub source: String,
+    pub ghl_date_added: Option<String>,
+    pub ghl_date_updated: Option<String>,
+    pub idempotency_key: String,
+    /// The last provider error, for staff; never contains secrets.
+    pub last_error: Option<String>,
+    /// Optimistic-concurrency version, bumped on every write.
+    pub version: i64,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// Where a booking stands with GHL.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SyncState {
+    /// Stored here, GHL not yet answered.
+    Pending,
+    /// GHL holds the appointment (`ghl_id` set).
+    Synced,
+    /// GHL refused it (e.g. the slot was taken); nothing exists there.
+    Failed,
+}
+
+impl SyncState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SyncState::Pending => "pending",
+            SyncState::Synced => "synced",
+            SyncState::Failed => "failed",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "pending" => SyncState::Pending,
+            "synced" => SyncState::Synced,
+            "failed" => SyncState::Failed,
+            _ => return None,
+        })
+    }
+}
+
+/// A request for money for a booking; its id is MP's `external_reference`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Charge {
+    pub id: String,
+    pub booking_id: String,
+    pub money: Money,
+    pub description: String,
+    pub preference_id: Option<String>,
+    pub init_point: Option<String>,
+    pub status: ChargeStatus,
+    pub expires_at: Option<DateTime<Utc>>,
+    pub paid_at: Option<DateTime<Utc>>,
+    pub version: i64,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// A charge's lifecycle (DESIGN §3), derived from payments read from MP's API.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ChargeStatus {
+    /// Stored, no payment link yet.
+    Draft,
+    /// The link exists and can be paid.
+    Open,
+    Paid,
+    Expired,
+    Cancelled,
+    PartiallyRefunded,
+    Refunded,
+    ChargedBack,
+    /// MP reported something that does not match (amount, currency, a second approval).
+    NeedsReview,
+}
+
+impl ChargeStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ChargeStatus::Draft => "draft",
+            ChargeStatus::Open => "open",
+            ChargeStatus::Paid => "paid",
+            ChargeStatus::Expired => "expired",
+            ChargeStatus::Cancelled => "cancelled",
+            ChargeStatus::PartiallyRefunded => "partially_refunded",
+            ChargeStatus::Refunded => "refunded",
+            ChargeStatus::ChargedBack => "charged_back",
+            ChargeStatus::NeedsReview => "needs_review",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "draft" => ChargeStatus::Draft,
+            "open" => ChargeStatus::Open,
+            "paid" => ChargeStatus::Paid,
+            "expired" => ChargeStatus::Expired,
+            "cancelled" => ChargeStatus::Cancelled,
+            "partially_refunded" => ChargeStatus::PartiallyRefunded,
+            "refunded" => ChargeStatus::Refunded,
+            "charged_back" => ChargeStatus::ChargedBack,
+            "needs_review" => ChargeStatus::NeedsReview,
+            _ => return None,
+        })
+    }
+}
+
+/// An MP payment seen for a charge, as last read from MP's API.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Payment {
+    pub mp_payment_id: i64,
+    pub charge_id: String,
+    /// MP's word (open set): approved, pending, rejected, refunded, …
+    pub status: String,
+    pub status_detail: Option<String>,
+    /// As MP reported it, unrounded; the currency as MP reported it.
+    pub amount: rust_decimal::Decimal,
+    pub currency: String,
+    pub amount_refunded: rust_decimal::Decimal,
+    pub method: Option<String>,
+    pub date_created: Option<DateTime<Utc>>,
+    pub date_approved: Option<DateTime<Utc>>,
+    pub date_last_updated: Option<DateTime<Utc>>,
+    /// MP's JSON as read (payer data stays in the database, never in logs).
+    pub raw: String,
+}
+
+/// A webhook delivery accepted by the listener, stored before it is answered.
+#[derive(Debug, Clone, PartialEq)]
+pub struct InboxDelivery {
+    pub id: String,
+    /// `mp`, `mp_ipn` or `ghl`.
+    pub provider: String,
+    pub dedupe_key: String,
+    pub received_at: DateTime<Utc>,
+    /// The few headers processing needs, as JSON.
+    pub headers: String,
+    pub query: String,
+    pub body: String,
+    pub attempts: i64,
+}
+
+/// One line of the audit log.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AuditEntry {
+    pub actor: String,
+    pub action: String,
+    pub entity: String,
+    pub entity_id: String,
+    pub summary: String,
+}
+
+/// A side effect still owed to a provider.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OutboxItem {
+    pub id: String,
+    pub kind: String,
+    pub payload: String,
+    pub idempotency_key: String,
+    pub next_attempt_at: DateTime<Utc>,
+    pub attempts: i64,
+    pub last_error: Option<String>,
+}
+
+/// A new ULID as text.
+pub fn new_id() -> String {
+    ulid::Ulid::new().to_string()
+}

@@ -1,0 +1,113 @@
+//! The two providers as the domain sees them: a scheduler (GHL) and a payment service (MP).
+//! Adapters for the real clients live in [`crate::providers`]; tests may plug in doubles.
+
+use crate::error::DeskError;
+use crate::money::Money;
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use rust_decimal::Decimal;
+
+/// The clinic as the scheduler knows it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClinicLocation {
+    pub name: String,
+    /// IANA time zone name.
+    pub timezone: String,
+}
+
+/// A calendar staff can book into.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CalendarInfo {
+    pub id: String,
+    pub name: String,
+    pub slot_minutes: u32,
+    /// The team member appointments are assigned to (GHL wants one).
+    pub default_user_id: Option<String>,
+}
+
+/// An appointment to create.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AppointmentRequest {
+    pub location_id: String,
+    pub calendar_id: String,
+    pub contact_id: String,
+    pub title: String,
+    pub starts_at: DateTime<Utc>,
+    pub ends_at: DateTime<Utc>,
+    /// The clinic's zone: GHL matches slot strings rendered in it, byte for byte.
+    pub timezone: chrono_tz::Tz,
+    pub assigned_user_id: Option<String>,
+}
+
+/// What the scheduler answered for a created appointment.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CreatedAppointment {
+    pub ghl_id: String,
+    pub status: String,
+}
+
+/// The calendar side (GoHighLevel).
+#[async_trait]
+pub trait Scheduler: Send + Sync {
+    async fn location(&self, location_id: &str) -> Result<ClinicLocation, DeskError>;
+    async fn calendars(&self, location_id: &str) -> Result<Vec<CalendarInfo>, DeskError>;
+    /// Finds the patient by phone, or creates them; returns the contact id.
+    async fn find_or_create_contact(
+        &self,
+        location_id: &str,
+        name: &str,
+        phone: Option<&str>,
+    ) -> Result<String, DeskError>;
+    async fn create_appointment(
+        &self,
+        request: &AppointmentRequest,
+    ) -> Result<CreatedAppointment, DeskError>;
+}
+
+/// A payment link to create for a charge.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LinkRequest {
+    /// Our charge id: MP's `external_reference` and the idempotency key.
+    pub charge_id: String,
+    pub booking_id: String,
+    pub ghl_id: Option<String>,
+    pub money: Money,
+    pub description: String,
+    /// Full `notification_url`, or `None` when the clinic has no public URL (polling only).
+    pub notification_url: Option<String>,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// A payment link as created.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PaymentLink {
+    pub preference_id: String,
+    pub init_point: String,
+}
+
+/// A payment exactly as MP's API reported it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReportedPayment {
+    pub id: i64,
+    pub status: String,
+    pub status_detail: Option<String>,
+    pub external_reference: Option<String>,
+    pub amount: Decimal,
+    pub currency: String,
+    pub amount_refunded: Decimal,
+    pub method: Option<String>,
+    pub date_created: Option<DateTime<Utc>>,
+    pub date_approved: Option<DateTime<Utc>>,
+    pub date_last_updated: Option<DateTime<Utc>>,
+    pub raw: String,
+}
+
+/// The money side (Mercado Pago).
+#[async_trait]
+pub trait Payments: Send + Sync {
+    async fn create_link(&self, request: &LinkRequest) -> Result<PaymentLink, DeskError>;
+    /// Reads one payment: the only source of truth about it.
+    async fn payment(&self, id: i64) -> Result<ReportedPayment, DeskError>;
+    /// Every payment MP holds for a charge (its `external_reference`).
+    async fn payments_for(&self, charge_id: &str) -> Result<Vec<ReportedPayment>, DeskError>;
+}

@@ -1,0 +1,145 @@
+//! Adapters from the real provider clients to the domain's [`crate::ports`]: the one
+//! place where GHL and MP wire types become clinic words.
+
+use crate::error::DeskError;
+use crate::ports::*;
+use async_trait::async_trait;
+use rust_decimal::Decimal;
+use serde_json::json;
+
+/// GHL's status for a booking made at the desk: the patient is in front of staff.
+const DESK_APPOINTMENT_STATUS: &str = "confirmed";
+
+#[async_trait]
+impl Scheduler for ghl::Client {
+    async fn location(&self, location_id: &str) -> Result<ClinicLocation, DeskError> {
+        let loc = self.get_location(location_id).await?;
+        Ok(ClinicLocation {
+            name: loc.name.unwrap_or_else(|| loc.id.clone()),
+            timezone: loc.timezone.unwrap_or_else(|| "UTC".into()),
+        })
+    }
+
+    async fn calendars(&self, location_id: &str) -> Result<Vec<CalendarInfo>, DeskError> {
+        let cals = self.list_calendars(location_id).await?;
+        Ok(cals
+            .into_iter()
+            .filter(|c| c.is_active != Some(false))
+            .map(|c| CalendarInfo {
+                slot_minutes: c.slot_minutes(),
+                default_user_id: c
+                    .team_members
+                    .iter()
+                    .find(|m| m.is_primary == Some(true))
+                    .or(c.team_members.first())
+                    .map(|m| m.user_id.clone()),
+                name: c.name.clone().unwrap_or_else(|| c.id.clone()),
+                id: c.id,
+            })
+            .collect())
+    }
+
+    async fn find_or_create_contact(
+        &self,
+        location_id: &str,
+        name: &str,
+        phone: Option<&str>,
+    ) -> Result<String, DeskError> {
+        let upsert = ghl::ContactUpsert {
+            location_id: location_id.to_string(),
+            name: Some(name.to_string()),
+            phone: phone.map(str::to_string),
+            source: Some("Mostrador".into()),
+            ..Default::default()
+        };
+        Ok(self.upsert_contact(&upsert).await?.contact.id)
+    }
+
+    async fn create_appointment(
+        &self,
+        r: &AppointmentRequest,
+    ) -> Result<CreatedAppointment, DeskError> {
+        let new = ghl::NewAppointment {
+            calendar_id: r.calendar_id.clone(),
+            location_id: r.location_id.clone(),
+            contact_id: r.contact_id.clone(),
+            start_time: ghl::client::format_slot_time(&r.starts_at.with_timezone(&r.timezone)),
+            end_time: ghl::client::format_slot_time(&r.ends_at.with_timezone(&r.timezone)),
+            title: Some(r.title.clone()),
+            appointment_status: DESK_APPOINTMENT_STATUS.into(),
+            assigned_user_id: r.assigned_user_id.clone(),
+            ignore_free_slot_validation: false,
+        };
+        let created = ghl::Client::create_appointment(self, &new).await?;
+        Ok(CreatedAppointment {
+            status: created
+                .appointment_status
+                .unwrap_or_else(|| DESK_APPOINTMENT_STATUS.into()),
+            ghl_id: created.id,
+        })
+    }
+}
+
+#[async_trait]
+impl Payments for mercadopago::Client {
+    async fn create_link(&self, r: &LinkRequest) -> Result<PaymentLink, DeskError> {
+        let currency = r.money.currency().code().to_string();
+        let mut metadata = serde_json::Map::new();
+        metadata.insert("booking_id".into(), json!(r.booking_id));
+        metadata.insert("charge_id".into(), json!(r.charge_id));
+        if let Some(g) = &r.ghl_id {
+            metadata.insert("ghl_appointment_id".into(), json!(g));
+        }
+        let request = mercadopago::PreferenceRequest {
+            items: vec![mercadopago::Item {
+                id: r.charge_id.clone(),
+                title: r.description.clone(),
+                quantity: 1,
+                unit_price: r.money.amount(),
+                currency_id: Some(currency),
+            }],
+            external_reference: r.charge_id.clone(),
+            notification_url: r.notification_url.clone(),
+            expires: true,
+            expiration_date_from: None,
+            expiration_date_to: Some(mercadopago::format_date(r.expires_at)),
+            back_urls: None,
+            auto_return: None,
+            statement_descriptor: None,
+            binary_mode: None,
+            metadata,
+        };
+        let pref = self.create_preference(&request, &r.charge_id).await?;
+        Ok(PaymentLink {
+            preference_id: pref.id,
+            init_point: pref.init_point,
+        })
+    }
+
+    async fn payment(&self, id: i64) -> Result<ReportedPayment, DeskError> {
+        Ok(reported(self.get_payment(id).await?))
+    }
+
+    async fn payments_for(&self, charge_id: &str) -> Result<Vec<ReportedPayment>, DeskError> {
+        let found = self.search_payments(charge_id).await?;
+        Ok(found.results.into_iter().map(reported).collect())
+    }
+}
+
+fn reported(p: mercadopago::Payment) -> ReportedPayment {
+    let date = |d: &Option<String>| d.as_deref().and_then(mercadopago::parse_date);
+    ReportedPayment {
+        id: p.id,
+        status_detail: p.status_detail.clone(),
+        external_reference: p.external_reference.clone(),
+        amount: p.transaction_amount,
+        currency: p.currency_id.clone(),
+        amount_refunded: p.transaction_amount_refunded.unwrap_or(Decimal::ZERO),
+        method: p.payment_method_id.clone(),
+        date_created: date(&p.date_created),
+        date_approved: date(&p.date_approved),
+        date_last_updated: date(&p.date_last_updated),
+        raw: p.raw.clone(),
+        status: p.status,
+    }
+}

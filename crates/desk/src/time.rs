@@ -1,0 +1,36 @@
+//! How instants are written to storage: UTC, fixed width, millisecond precision, so that
+//! text order is time order in both SQLite and MySQL.
+
+use chrono::{DateTime, SecondsFormat, Utc};
+
+/// `2026-11-28T15:00:00.000Z`.
+pub fn to_db(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+/// Reads what [`to_db`] wrote.
+pub fn from_db(s: &str) -> Option<DateTime<Utc>> {
+    DateTime::parse_from_rfc3339(s)
+        .ok()
+        .map(|t| t.with_timezone(&Utc))
+}
+
+/// The current instant, truncated to what storage keeps.
+pub fn now() -> DateTime<Utc> {
+    let n = Utc::now();
+    DateTime::from_timestamp_millis(n.timestamp_millis()).unwrap_or(n)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn db_times_round_trip_and_sort_as_text() {
+        let a = DateTime::from_timestamp_millis(1_764_000_000_123).unwrap();
+        let b = DateTime::from_timestamp_millis(1_764_000_000_124).unwrap();
+        assert_eq!(from_db(&to_db(a)), Some(a));
+        assert!(to_db(a) < to_db(b));
+        assert_eq!(to_db(a).len(), 24);
+    }
+}

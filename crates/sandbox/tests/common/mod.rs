@@ -1,0 +1,112 @@
+//! Shared test fixture: a sandbox on a free loopback port and a raw reqwest client that talks
+//! to it with hand-written JSON (never the client crates).
+
+#![allow(dead_code)]
+
+use chrono::Utc;
+use reqwest::{Method, RequestBuilder};
+use sandbox::{Sandbox, SandboxConfig};
+use serde_json::Value;
+
+pub struct Fixture {
+    pub sandbox: Sandbox,
+    pub http: reqwest::Client,
+}
+
+impl Fixture {
+    pub async fn start() -> Self {
+        let sandbox = Sandbox::start(SandboxConfig::demo())
+            .await
+            .expect("sandbox starts");
+        let http = reqwest::Client::builder()
+            .no_proxy()
+            .build()
+            .expect("client builds");
+        Self { sandbox, http }
+    }
+
+    /// A GHL request with the accepted token and the per-family `Version`.
+    pub fn ghl(&self, method: Method, path: &str) -> RequestBuilder {
+        let version = if path.starts_with("/calendars") {
+            "2021-04-15"
+        } else {
+            "2021-07-28"
+        };
+        self.http
+            .request(method, format!("{}{}", self.sandbox.ghl_base_url(), path))
+            .bearer_auth(&self.sandbox.config().ghl_access_token)
+            .header("Version", version)
+            .header("Accept", "application/json")
+    }
+
+    /// An MP request with the accepted token.
+    pub fn mp(&self, method: Method, path: &str) -> RequestBuilder {
+        self.http
+            .request(method, format!("{}{}", self.sandbox.mp_base_url(), path))
+            .bearer_auth(&self.sandbox.config().mp_access_token)
+    }
+
+    /// A control-route request.
+    pub fn control(&self, method: Method, path: &str) -> RequestBuilder {
+        self.http
+            .request(method, format!("{}/__control{}", self.sandbox.base_url(), path))
+    }
+
+    pub fn location_id(&self) -> String {
+        self.sandbox.config().location_id.clone()
+    }
+
+    /// Free slots of `calendar_id` from now to `days` ahead, in the location's zone, in order.
+    pub async fn free_slots(&self, calendar_id: &str, days: i64) -> Vec<String> {
+        let start = Utc::now().timestamp_millis();
+        let end = start + days * 86_400_000;
+        let (status, body) = send(self.ghl(
+            Method::GET,
+            &format!(
+                "/calendars/{calendar_id}/free-slots?startDate={start}&endDate={end}&timezone=America/Lima"
+            ),
+        ))
+        .await;
+        assert_eq!(status, 200, "{body}");
+        let mut slots: Vec<String> = body
+            .as_object()
+            .expect("object")
+            .iter()
+            .filter(|(k, _)| *k != "traceId")
+            .flat_map(|(_, v)| v["slots"].as_array().cloned().unwrap_or_default())
+            .map(|s| s.as_str().expect("slot string").to_owned())
+            .collect();
+        slots.sort();
+        slots
+    }
+
+    /// Creates an appointment on `slot` for the first seeded contact; returns (status, body).
+    pub async fn book(&self, calendar_id: &str, slot: &str) -> (u16, Value) {
+        send(
+            self.ghl(Method::POST, "/calendars/events/appointments")
+                .json(&serde_json::json!({
+                    "calendarId": calendar_id,
+                    "locationId": self.location_id(),
+                    "contactId": sandbox::seed::CONTACT_IDS[0],
+                    "startTime": slot,
+                    "title": "Consulta",
+                })),
+        )
+        .await
+    }
+}
+
+/// Sends and returns (status, JSON body or Null).
+pub async fn send(request: RequestBuilder) -> (u16, Value) {
+    let response = request.send().await.expect("request reaches the sandbox");
+    let status = response.status().as_u16();
+    let text = response.text().await.expect("body reads");
+    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+}
+
+/// Sends and returns (status, raw body text), for exact-number checks.
+pub async fn send_text(request: RequestBuilder) -> (u16, String) {
+    let response = request.send().await.expect("request reaches the sandbox");
+    let status = response.status().as_u16();
+    (status, response.text().await.expect("body reads"))
+}

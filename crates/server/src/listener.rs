@@ -1,0 +1,152 @@
+//! The public webhook listener: only the seed's two webhook paths and `/healthz`.
+//! A delivery is verified before anything else, stored, and only then answered 200; if it
+//! cannot be stored the answer is 503 (MP retries). Bodies over 256 KiB get 413.
+
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, RawQuery, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use desk::config::{GHL_WEBHOOK_PATH, MP_WEBHOOK_PATH};
+use desk::inbox::IncomingWebhook;
+use desk::Desk;
+use mercadopago::webhook::{QueryParams, verify_signature};
+use secrecy::{ExposeSecret, SecretString};
+use serde_json::json;
+use std::sync::Arc;
+use std::time::Duration;
+use tower_http::timeout::TimeoutLayer;
+
+/// Largest webhook body accepted.
+pub const BODY_LIMIT: usize = 256 * 1024;
+
+/// What the listener needs.
+#[derive(Clone)]
+pub struct ListenerState {
+    pub desk: Arc<Desk>,
+    /// `MP_WEBHOOK_SECRET`; without it no signed MP delivery can be accepted.
+    pub mp_webhook_secret: Option<SecretString>,
+}
+
+/// The listener's routes; anything else is 404.
+pub fn router(state: ListenerState) -> Router {
+    Router::new()
+        .route(MP_WEBHOOK_PATH, post(mp_webhook))
+        .route(GHL_WEBHOOK_PATH, post(ghl_webhook))
+        .route("/healthz", get(healthz))
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::SERVICE_UNAVAILABLE,
+            Duration::from_secs(15),
+        ))
+        .with_state(state)
+}
+
+fn answer(status: StatusCode, body: serde_json::Value) -> Response {
+    (status, Json(body)).into_response()
+}
+
+fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers.get(name).and_then(|v| v.to_str().ok())
+}
+
+async fn mp_webhook(
+    State(state): State<ListenerState>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let query = query.unwrap_or_default();
+    let params = QueryParams::parse(&query);
+    let signature = header(&headers, "x-signature");
+
+    if signature.is_none() {
+        // Legacy IPN (`topic` + `id`) is unsigned: it may only trigger a re-read of the
+        // payment from MP's API, which is what processing does with every delivery.
+        if let (Some(topic), Some(id)) = (params.get("topic"), params.get("id")) {
+            if topic == "payment" && id.bytes().all(|b| b.is_ascii_digit()) && id.len() <= 20 {
+                // One re-read per payment per minute, however often it is sent.
+                let minute = chrono_minute();
+                return store(&state, "mp_ipn", query.clone(), Vec::new(), minute).await;
+            }
+            return answer(StatusCode::OK, json!({ "status": "ignored" }));
+        }
+        return answer(StatusCode::UNAUTHORIZED, json!({ "error": "missing signature" }));
+    }
+
+    let Some(secret) = state.mp_webhook_secret.as_ref() else {
+        tracing::warn!("MP delivery refused: MP_WEBHOOK_SECRET is not configured");
+        return answer(StatusCode::UNAUTHORIZED, json!({ "error": "invalid signature" }));
+    };
+    let request_id = header(&headers, "x-request-id");
+    let verified = match verify_signature(
+        secret.expose_secret().as_bytes(),
+        signature,
+        request_id,
+        params.get("data.id"),
+    ) {
+        Ok(v) => v,
+        Err(reason) => {
+            tracing::info!(%reason, "MP delivery with a bad signature refused");
+            return answer(StatusCode::UNAUTHORIZED, json!({ "error": "invalid signature" }));
+        }
+    };
+    if !body.is_empty() && serde_json::from_slice::<serde::de::IgnoredAny>(&body).is_err() {
+        return answer(StatusCode::BAD_REQUEST, json!({ "error": "malformed JSON body" }));
+    }
+    let delivery = format!("{}|{}", request_id.unwrap_or(""), verified.ts);
+    store(&state, "mp", query, body.to_vec(), delivery).await
+}
+
+async fn store(
+    state: &ListenerState,
+    provider: &'static str,
+    query: String,
+    body: Vec<u8>,
+    delivery_id: String,
+) -> Response {
+    let hook = IncomingWebhook {
+        provider,
+        query,
+        body,
+        delivery_id,
+    };
+    match state.desk.accept_webhook(hook).await {
+        Ok(_) => answer(StatusCode::OK, json!({ "status": "ok" })),
+        Err(e) => {
+            tracing::error!(code = ?e.code(), provider, "delivery not stored; asking for a retry");
+            answer(
+                StatusCode::SERVICE_UNAVAILABLE,
+                json!({ "error": "temporarily unavailable" }),
+            )
+        }
+    }
+}
+
+fn chrono_minute() -> String {
+    (std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() / 60)
+        .unwrap_or(0))
+    .to_string()
+}
+
+/// GHL appointment webhooks are verified and processed in a later step; until then GHL is
+/// told plainly that nothing was done (it does not retry non-429 answers).
+async fn ghl_webhook() -> Response {
+    answer(
+        StatusCode::NOT_IMPLEMENTED,
+        json!({ "error": "GHL appointment webhooks are not processed yet" }),
+    )
+}
+
+async fn healthz(State(state): State<ListenerState>) -> Response {
+    match state.desk.store().ping().await {
+        Ok(()) => answer(StatusCode::OK, json!({ "status": "ok" })),
+        Err(_) => answer(
+            StatusCode::SERVICE_UNAVAILABLE,
+            json!({ "status": "database unavailable" }),
+        ),
+    }
+}

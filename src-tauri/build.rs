@@ -1,0 +1,19 @@
+//! Generates the Tauri context and the permissions for the app's own commands, so the
+//! capability file can grant exactly the commands the UI uses.
+
+const COMMANDS: &[&str] = &[
+    "app_status",
+    "list_calendars",
+    "list_bookings",
+    "create_booking",
+    "charge_qr",
+    "simulate_payment",
+];
+
+fn main() {
+    tauri_build::try_build(
+        tauri_build::Attributes::new()
+            .app_manifest(tauri_build::AppManifest::new().commands(COMMANDS)),
+    )
+    .expect("tauri build step failed");
+}

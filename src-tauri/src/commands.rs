@@ -1,0 +1,162 @@
+//! The UI's commands: a few lines each that call `desk` and map the error. Names are
+//! `snake_case`; arguments arrive camelCase (`chargeId`), as the UI sends them.
+
+use crate::error::CommandError;
+use crate::state::AppState;
+use desk::ErrorCode;
+use desk::view::BookingView;
+use serde::{Deserialize, Serialize};
+use tauri::State;
+
+/// What the top bar shows.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AppStatus {
+    pub demo: bool,
+    pub clinic_name: String,
+    pub timezone: String,
+    pub currency: String,
+    pub listener_url: Option<String>,
+}
+
+/// A calendar in the booking form.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CalendarOption {
+    pub id: String,
+    pub name: String,
+    pub slot_minutes: u32,
+}
+
+/// The booking form, with times local to the clinic.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CreateBookingRequest {
+    pub idempotency_key: String,
+    pub calendar_id: String,
+    pub patient_name: String,
+    pub patient_phone: Option<String>,
+    pub date: String,
+    pub start_time: String,
+    pub end_time: String,
+    pub amount: String,
+    pub description: String,
+}
+
+/// A charge's QR code and what to show next to it.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ChargeQr {
+    pub charge_id: String,
+    pub svg: String,
+    pub payment_link: String,
+    pub amount: String,
+    pub currency: String,
+    pub status: String,
+}
+
+#[tauri::command]
+pub async fn app_status(state: State<'_, AppState>) -> Result<AppStatus, CommandError> {
+    let host = state.host().await?;
+    let clinic = host.desk.clinic();
+    Ok(AppStatus {
+        demo: host.demo,
+        clinic_name: clinic.clinic_name.clone(),
+        timezone: clinic.timezone.name().to_string(),
+        currency: clinic.currency.code().to_string(),
+        listener_url: Some(host.listener_url.clone()),
+    })
+}
+
+#[tauri::command]
+pub async fn list_calendars(state: State<'_, AppState>) -> Result<Vec<CalendarOption>, CommandError> {
+    let host = state.host().await?;
+    let calendars = host.desk.calendars().await?;
+    Ok(calendars
+        .into_iter()
+        .map(|c| CalendarOption {
+            id: c.id,
+            name: c.name,
+            slot_minutes: c.slot_minutes,
+        })
+        .collect())
+}
+
+#[tauri::command]
+pub async fn list_bookings(
+    state: State<'_, AppState>,
+    day: String,
+) -> Result<Vec<BookingView>, CommandError> {
+    let host = state.host().await?;
+    Ok(host.desk.agenda(&day).await?)
+}
+
+#[tauri::command]
+pub async fn create_booking(
+    state: State<'_, AppState>,
+    request: CreateBookingRequest,
+) -> Result<BookingView, CommandError> {
+    let host = state.host().await?;
+    let (starts_at, ends_at) =
+        host.desk
+            .local_slot(&request.date, &request.start_time, &request.end_time)?;
+    let booking = desk::CreateBooking {
+        idempotency_key: request.idempotency_key,
+        calendar_id: request.calendar_id,
+        patient_name: request.patient_name,
+        patient_phone: request.patient_phone,
+        contact_id: None,
+        starts_at,
+        ends_at,
+        amount: request.amount,
+        description: request.description,
+        source: "desk".into(),
+    };
+    Ok(host.desk.create_booking(booking).await?)
+}
+
+#[tauri::command]
+pub async fn charge_qr(
+    state: State<'_, AppState>,
+    charge_id: String,
+) -> Result<ChargeQr, CommandError> {
+    let host = state.host().await?;
+    let charge = host.desk.charge(&charge_id).await?;
+    let link = charge.init_point.clone().ok_or_else(|| {
+        CommandError::new(ErrorCode::NotFound, "this charge has no payment link yet")
+    })?;
+    let svg = crate::qr::svg_for(&link).map_err(|e| CommandError::new(ErrorCode::Internal, e))?;
+    Ok(ChargeQr {
+        charge_id: charge.id.clone(),
+        svg,
+        payment_link: link,
+        amount: charge.money.amount().to_string(),
+        currency: charge.money.currency().code().to_string(),
+        status: charge.status.as_str().to_string(),
+    })
+}
+
+/// Demo only: the sandbox pays the charge's link and delivers a signed webhook, which then
+/// travels the real path (listener → inbox → MP re-read → `charge-updated`).
+#[tauri::command]
+pub async fn simulate_payment(
+    state: State<'_, AppState>,
+    charge_id: String,
+) -> Result<(), CommandError> {
+    let host = state.host().await?;
+    let Some(sandbox) = host.sandbox.as_ref() else {
+        return Err(CommandError::new(
+            ErrorCode::NotConfigured,
+            "payments can only be simulated in demo mode",
+        ));
+    };
+    let charge = host.desk.charge(&charge_id).await?;
+    let preference = charge.preference_id.ok_or_else(|| {
+        CommandError::new(ErrorCode::NotFound, "this charge has no payment link yet")
+    })?;
+    sandbox
+        .pay_preference(&preference, sandbox::PayRequest::default())
+        .await
+        .map_err(|e| CommandError::new(ErrorCode::ProviderUnavailable, e.to_string()))?;
+    Ok(())
+}

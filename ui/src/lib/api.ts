@@ -1,0 +1,106 @@
+// The UI's only door to the Rust side: the command contract's types and thin typed
+// wrappers over `invoke`/`listen`. Nothing else in the UI imports `@tauri-apps/api`,
+// so tests and the browser fake replace exactly this surface.
+
+import { invoke } from '@tauri-apps/api/core';
+import { listen, type UnlistenFn } from '@tauri-apps/api/event';
+
+/** What the shell tells the UI about the clinic and the mode it runs in. */
+export type AppStatus = {
+  demo: boolean;
+  clinicName: string;
+  timezone: string;
+  currency: string;
+  listenerUrl: string | null;
+};
+
+/** A GHL calendar the desk can book into. */
+export type Calendar = { id: string; name: string; slotMinutes: number };
+
+/** A charge as the desk sees it; `amount` is a decimal string, never a float. */
+export type ChargeView = {
+  id: string;
+  amount: string;
+  currency: string;
+  status: string;
+  paymentLink: string | null;
+  paidAt: string | null;
+};
+
+/** A booking with its times already in the clinic's time zone. */
+export type BookingView = {
+  id: string;
+  ghlId: string | null;
+  calendarId: string;
+  calendarName: string | null;
+  title: string;
+  patientName: string;
+  startsAt: string;
+  endsAt: string;
+  localDate: string;
+  localStart: string;
+  localEnd: string;
+  status: string;
+  charge: ChargeView | null;
+};
+
+/** The booking form as sent to `create_booking`. */
+export type CreateBookingRequest = {
+  idempotencyKey: string;
+  calendarId: string;
+  patientName: string;
+  patientPhone: string | null;
+  date: string;
+  startTime: string;
+  endTime: string;
+  amount: string;
+  description: string;
+};
+
+/** Everything the charge panel needs to show a payable QR. */
+export type ChargeQr = {
+  chargeId: string;
+  svg: string;
+  paymentLink: string;
+  amount: string;
+  currency: string;
+  status: string;
+};
+
+/** Payload of the `charge-updated` event. */
+export type ChargeUpdated = { chargeId: string; bookingId: string; status: string };
+
+/** The stable error codes of DESIGN.md §5. */
+export const ERROR_CODES = [
+  'VALIDATION',
+  'SLOT_TAKEN',
+  'NOT_FOUND',
+  'CONFLICT',
+  'GHL_UNAUTHORIZED',
+  'MP_UNAUTHORIZED',
+  'PROVIDER_UNAVAILABLE',
+  'RATE_LIMITED',
+  'DB_UNAVAILABLE',
+  'KEYCHAIN_UNAVAILABLE',
+  'NOT_CONFIGURED',
+  'INTERNAL',
+] as const;
+export type ErrorCode = (typeof ERROR_CODES)[number];
+
+/** A rejected command, as the Rust side serialises it. */
+export type ApiError = { code: string; message: string; details?: { field?: string } };
+
+/** Name of the event the shell emits when a charge changes status. */
+export const CHARGE_UPDATED_EVENT = 'charge-updated';
+
+export const api = {
+  appStatus: () => invoke<AppStatus>('app_status'),
+  listCalendars: () => invoke<Calendar[]>('list_calendars'),
+  listBookings: (day: string) => invoke<BookingView[]>('list_bookings', { day }),
+  createBooking: (request: CreateBookingRequest) =>
+    invoke<BookingView>('create_booking', { request }),
+  chargeQr: (chargeId: string) => invoke<ChargeQr>('charge_qr', { chargeId }),
+  simulatePayment: (chargeId: string) => invoke<null>('simulate_payment', { chargeId }),
+  onChargeUpdated: (handler: (update: ChargeUpdated) => void): Promise<UnlistenFn> =>
+    listen<ChargeUpdated>(CHARGE_UPDATED_EVENT, (event) => handler(event.payload)),
+};

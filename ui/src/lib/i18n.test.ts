@@ -1,0 +1,48 @@
+import { describe, expect, it } from 'vitest';
+import { dictionaries, LANGS, translate, asLang } from './i18n';
+import { ERROR_CODES } from './api';
+import { CHARGE_STATUSES } from './status';
+
+const placeholders = (text: string) => [...text.matchAll(/\{(\w+)\}/g)].map((m) => m[1]).sort();
+
+describe('i18n', () => {
+  it('every key exists, non-empty, in both languages', () => {
+    const esKeys = Object.keys(dictionaries.es).sort();
+    for (const lang of LANGS) {
+      expect(Object.keys(dictionaries[lang]).sort()).toEqual(esKeys);
+      for (const key of esKeys) {
+        expect(dictionaries[lang][key as keyof typeof dictionaries.es].trim(), `${lang}:${key}`).not.toBe('');
+      }
+    }
+  });
+
+  it('both languages use the same placeholders for each key', () => {
+    for (const key of Object.keys(dictionaries.es) as (keyof typeof dictionaries.es)[]) {
+      expect(placeholders(dictionaries.en[key]), key).toEqual(placeholders(dictionaries.es[key]));
+    }
+  });
+
+  it('has a message for every error code and every charge status', () => {
+    for (const code of ERROR_CODES) expect(dictionaries.es).toHaveProperty(`error.${code}`);
+    for (const status of CHARGE_STATUSES) expect(dictionaries.es).toHaveProperty(`charge.status.${status}`);
+  });
+
+  it('fills placeholders and leaves unknown ones visible', () => {
+    expect(translate('es', 'app.timezone', { tz: 'America/Lima' })).toBe('Zona horaria: America/Lima');
+    expect(translate('en', 'validation.amountScale', { scale: 2, currency: 'PEN' })).toBe('At most 2 decimals for PEN.');
+    expect(translate('es', 'app.timezone')).toBe('Zona horaria: {tz}');
+  });
+
+  it('speaks the brief’s words in Spanish', () => {
+    expect(translate('es', 'booking.submit')).toBe('Reservar y cobrar');
+    expect(translate('es', 'panel.simulate')).toBe('Simular pago del paciente');
+    expect(translate('es', 'demo.title')).toBe('MODO DEMO');
+    expect(translate('es', 'panel.waiting')).toBe('Esperando pago');
+  });
+
+  it('accepts only supported languages', () => {
+    expect(asLang('en')).toBe('en');
+    expect(asLang('fr')).toBeNull();
+    expect(asLang(null)).toBeNull();
+  });
+});

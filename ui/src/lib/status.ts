@@ -1,0 +1,52 @@
+// Charge status codes (DESIGN.md §3) → the label and tone of their chip.
+
+import type { MessageKey } from './i18n';
+
+export const CHARGE_STATUSES = [
+  'draft',
+  'open',
+  'paid',
+  'expired',
+  'cancelled',
+  'needs_review',
+  'refunded',
+  'partially_refunded',
+  'charged_back',
+] as const;
+export type ChargeStatus = (typeof CHARGE_STATUSES)[number];
+
+/** Visual tone of a status chip; each maps to one colour pair in the stylesheet. */
+export type Tone = 'pending' | 'success' | 'warning' | 'danger' | 'muted';
+
+const TONES: Record<ChargeStatus, Tone> = {
+  draft: 'warning',
+  open: 'pending',
+  paid: 'success',
+  expired: 'muted',
+  cancelled: 'muted',
+  needs_review: 'danger',
+  refunded: 'muted',
+  partially_refunded: 'warning',
+  charged_back: 'danger',
+};
+
+function known(status: string): status is ChargeStatus {
+  return (CHARGE_STATUSES as readonly string[]).includes(status);
+}
+
+/** The label key for a charge status in the agenda. */
+export function chargeStatusKey(status: string): MessageKey {
+  return known(status) ? `charge.status.${status}` : 'charge.status.unknown';
+}
+
+/** The chip tone for a charge status. */
+export function chargeTone(status: string): Tone {
+  return known(status) ? TONES[status] : 'muted';
+}
+
+/** The charge panel words it differently while it waits for the patient. */
+export function panelStatusKey(status: string): MessageKey {
+  if (status === 'open') return 'panel.waiting';
+  if (status === 'paid') return 'panel.paid';
+  return chargeStatusKey(status);
+}

@@ -1,0 +1,105 @@
+// Clinic-local days and times as plain strings ("2025-05-14", "09:30"). The server
+// converts to UTC; the UI only needs the clinic's calendar date and slot arithmetic.
+
+/** "HH:MM" → minutes after midnight, or NaN when malformed. */
+export function toMinutes(hhmm: string): number {
+  const match = /^(\d{2}):(\d{2})$/.exec(hhmm);
+  if (!match) return NaN;
+  const hours = Number(match[1]);
+  const minutes = Number(match[2]);
+  if (hours > 23 || minutes > 59) return NaN;
+  return hours * 60 + minutes;
+}
+
+/** Minutes after midnight → "HH:MM" (wrapping past midnight is not needed for a desk day). */
+export function fromMinutes(total: number): string {
+  const hours = Math.floor(total / 60);
+  const minutes = total % 60;
+  return `${String(hours).padStart(2, '0')}:${String(minutes).padStart(2, '0')}`;
+}
+
+/** "HH:MM" plus `minutes`. */
+export function addMinutes(hhmm: string, minutes: number): string {
+  return fromMinutes(toMinutes(hhmm) + minutes);
+}
+
+/** Times every `step` minutes from `first` to `last`, both included. */
+export function timeSlots(first: string, last: string, step = 30): string[] {
+  const slots: string[] = [];
+  for (let m = toMinutes(first); m <= toMinutes(last); m += step) slots.push(fromMinutes(m));
+  return slots;
+}
+
+/** Start times offered by the booking form: 08:00–19:30 every 30 minutes. */
+export const START_TIMES = timeSlots('08:00', '19:30');
+/** End times offered by the booking form: 08:30–20:00 every 30 minutes. */
+export const END_TIMES = timeSlots('08:30', '20:00');
+
+/** Today's date ("YYYY-MM-DD") in `timeZone`, falling back to the machine's zone. */
+export function todayIn(timeZone: string | undefined, now: Date = new Date()): string {
+  try {
+    // en-CA formats dates as YYYY-MM-DD.
+    return new Intl.DateTimeFormat('en-CA', {
+      timeZone,
+      year: 'numeric',
+      month: '2-digit',
+      day: '2-digit',
+    }).format(now);
+  } catch {
+    return new Intl.DateTimeFormat('en-CA').format(now);
+  }
+}
+
+/** "YYYY-MM-DD" shifted by `days` calendar days. */
+export function shiftDay(day: string, days: number): string {
+  const date = new Date(`${day}T12:00:00Z`);
+  date.setUTCDate(date.getUTCDate() + days);
+  return date.toISOString().slice(0, 10);
+}
+
+/** Whether `day` is a real calendar date written as YYYY-MM-DD. */
+export function isDay(day: string): boolean {
+  if (!/^\d{4}-\d{2}-\d{2}$/.test(day)) return false;
+  const date = new Date(`${day}T12:00:00Z`);
+  return !Number.isNaN(date.getTime()) && date.toISOString().slice(0, 10) === day;
+}
+
+/** A day written for people ("miércoles, 14 de mayo de 2025"). */
+export function formatDay(day: string, locale: string): string {
+  if (!isDay(day)) return day;
+  return new Intl.DateTimeFormat(locale, {
+    weekday: 'long',
+    day: 'numeric',
+    month: 'long',
+    year: 'numeric',
+    timeZone: 'UTC',
+  }).format(new Date(`${day}T12:00:00Z`));
+}
+
+/** An instant (ISO UTC) written as a clinic-local date and time. */
+export function formatInstant(iso: string, locale: string, timeZone: string | undefined): string {
+  const date = new Date(iso);
+  if (Number.isNaN(date.getTime())) return iso;
+  try {
+    return new Intl.DateTimeFormat(locale, { dateStyle: 'medium', timeStyle: 'short', timeZone }).format(date);
+  } catch {
+    return new Intl.DateTimeFormat(locale, { dateStyle: 'medium', timeStyle: 'short' }).format(date);
+  }
+}
+
+/** Minutes after midnight right now in `timeZone` (the machine's zone if unknown). */
+export function nowMinutesIn(timeZone: string | undefined, now: Date = new Date()): number {
+  let parts: Intl.DateTimeFormatPart[];
+  try {
+    parts = new Intl.DateTimeFormat('en-GB', { timeZone, hour: '2-digit', minute: '2-digit', hourCycle: 'h23' }).formatToParts(now);
+  } catch {
+    parts = new Intl.DateTimeFormat('en-GB', { hour: '2-digit', minute: '2-digit', hourCycle: 'h23' }).formatToParts(now);
+  }
+  const value = (type: string) => Number(parts.find((p) => p.type === type)?.value ?? 0);
+  return value('hour') * 60 + value('minute');
+}
+
+/** The first offered start time not yet past at `nowMinutes`, or the first of the day. */
+export function nextStartTime(nowMinutes: number, starts: readonly string[] = START_TIMES): string {
+  return starts.find((s) => toMinutes(s) >= nowMinutes) ?? starts[0];
+}

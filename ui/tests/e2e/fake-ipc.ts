@@ -1,0 +1,223 @@
+// A small, stateful stand-in for the Rust commands, installed with Tauri's IPC mocks.
+// Used by the Playwright tests (injected before the app loads) and by `npm run dev`
+// in a plain browser. Never part of dist/: production code does not import it.
+
+import { mockIPC, mockWindows } from '@tauri-apps/api/mocks';
+import { emit } from '@tauri-apps/api/event';
+import type {
+  ApiError,
+  AppStatus,
+  BookingView,
+  Calendar,
+  ChargeQr,
+  ChargeUpdated,
+  ChargeView,
+  CreateBookingRequest,
+} from '../../src/lib/api';
+
+/** What a test can steer and inspect through `window.__mostradorFake`. */
+export type FakeControl = {
+  /** Every command call, in order, with its arguments. */
+  calls: { cmd: string; args: unknown }[];
+  /** The next call to `cmd` rejects with `error` instead of running. */
+  failNext(cmd: string, error: ApiError): void;
+  /** Emits `charge-updated` as the shell would. */
+  emitChargeUpdated(update: ChargeUpdated): Promise<void>;
+  /** The fake's bookings, for assertions. */
+  bookings(): BookingView[];
+};
+
+declare global {
+  interface Window {
+    __mostradorFake?: FakeControl;
+  }
+}
+
+const TZ = 'America/Lima'; // UTC−5 all year: simple offset arithmetic is exact here.
+const OFFSET = '-05:00';
+const MAX_AMOUNT = 5000;
+
+function todayInLima(): string {
+  return new Intl.DateTimeFormat('en-CA', { timeZone: TZ, year: 'numeric', month: '2-digit', day: '2-digit' }).format(new Date());
+}
+
+function utc(date: string, time: string): string {
+  return new Date(`${date}T${time}:00${OFFSET}`).toISOString();
+}
+
+function fail(code: string, message: string, field?: string): never {
+  throw field ? { code, message, details: { field } } : { code, message };
+}
+
+/** A deterministic QR-looking SVG (not a real code), shaped like the qrcode crate's output. */
+function fakeQrSvg(text: string): string {
+  const n = 25;
+  let seed = 0;
+  for (const ch of text) seed = (seed * 31 + ch.charCodeAt(0)) >>> 0;
+  const cells: string[] = [];
+  const finder = (x: number, y: number) => {
+    const dx = x < 7 ? x : x >= n - 7 ? x - (n - 7) : -1;
+    const dy = y < 7 ? y : y >= n - 7 ? y - (n - 7) : -1;
+    if (dx < 0 || dy < 0 || (x >= n - 7 && y >= n - 7)) return null;
+    const ring = Math.min(dx, dy, 6 - dx, 6 - dy);
+    return ring !== 1;
+  };
+  for (let y = 0; y < n; y++) {
+    for (let x = 0; x < n; x++) {
+      seed = (seed * 1103515245 + 12345) >>> 0;
+      const f = finder(x, y);
+      if (f ?? (seed >>> 16) % 2 === 0) cells.push(`M${x + 4} ${y + 4}h1v1h-1z`);
+    }
+  }
+  const size = n + 8;
+  return `<?xml version="1.0" standalone="yes"?><svg xmlns="http://www.w3.org/2000/svg" version="1.1" width="${size * 8}" height="${size * 8}" viewBox="0 0 ${size} ${size}" shape-rendering="crispEdges"><path fill="#fff" d="M0 0h${size}v${size}H0z"/><path fill="#000" d="${cells.join('')}"/></svg>`;
+}
+
+/** Installs the fake. `demo` and the seed can be varied by tests. */
+export function installFake(options: { demo?: boolean; latencyMs?: number } = {}): FakeControl {
+  const latency = options.latencyMs ?? 120;
+  const status: AppStatus = {
+    demo: options.demo ?? true,
+    clinicName: 'Clínica San Isidro',
+    timezone: TZ,
+    currency: 'PEN',
+    listenerUrl: null,
+  };
+  const calendars: Calendar[] = [
+    { id: 'cal-rojas', name: 'Dra. Rojas — Medicina general', slotMinutes: 30 },
+    { id: 'cal-paredes', name: 'Dr. Paredes — Pediatría', slotMinutes: 30 },
+  ];
+  const bookings: BookingView[] = [];
+  const byKey = new Map<string, BookingView>();
+  const failures = new Map<string, ApiError>();
+  const calls: FakeControl['calls'] = [];
+  let serial = 0;
+
+  function charge(amount: string, status: string): ChargeView {
+    const id = `chg-${++serial}`;
+    return {
+      id,
+      amount,
+      currency: 'PEN',
+      status,
+      paymentLink: status === 'draft' ? null : `https://sandbox.mostrador.local/checkout/${id}`,
+      paidAt: status === 'paid' ? new Date().toISOString() : null,
+    };
+  }
+
+  function add(calendarId: string, patientName: string, date: string, start: string, end: string, ch: ChargeView | null): BookingView {
+    const calendar = calendars.find((c) => c.id === calendarId);
+    const booking: BookingView = {
+      id: `bkg-${++serial}`,
+      ghlId: `ghl-${serial}`,
+      calendarId,
+      calendarName: calendar?.name ?? null,
+      title: `Consulta — ${patientName}`,
+      patientName,
+      startsAt: utc(date, start),
+      endsAt: utc(date, end),
+      localDate: date,
+      localStart: start,
+      localEnd: end,
+      status: 'confirmed',
+      charge: ch,
+    };
+    bookings.push(booking);
+    return booking;
+  }
+
+  const today = todayInLima();
+  add('cal-rojas', 'María Quispe', today, '09:00', '09:30', charge('120.00', 'open'));
+  add('cal-paredes', 'Jorge Huamán', today, '10:00', '10:30', charge('80.00', 'paid'));
+  add('cal-rojas', 'Rosa Mamani', today, '11:30', '12:00', charge('60.00', 'draft'));
+
+  function findCharge(chargeId: unknown): { booking: BookingView; charge: ChargeView } {
+    for (const booking of bookings) {
+      if (booking.charge && booking.charge.id === chargeId) return { booking, charge: booking.charge };
+    }
+    return fail('NOT_FOUND', `charge ${String(chargeId)} not found`);
+  }
+
+  function createBooking(request: CreateBookingRequest): BookingView {
+    const previous = byKey.get(request.idempotencyKey);
+    if (previous) return previous;
+    if (!calendars.some((c) => c.id === request.calendarId)) fail('VALIDATION', 'unknown calendar', 'calendarId');
+    if (!request.patientName.trim()) fail('VALIDATION', 'patient name is required', 'patientName');
+    if (request.endTime <= request.startTime) fail('VALIDATION', 'end must be after start', 'endTime');
+    if (!/^\d+\.\d{2}$/.test(request.amount) || Number(request.amount) <= 0) fail('VALIDATION', 'bad amount', 'amount');
+    if (Number(request.amount) > MAX_AMOUNT) fail('VALIDATION', `amount exceeds ${MAX_AMOUNT}.00`, 'amount');
+    const clash = bookings.some(
+      (b) => b.calendarId === request.calendarId && b.localDate === request.date &&
+        b.localStart < request.endTime && request.startTime < b.localEnd,
+    );
+    if (clash) fail('SLOT_TAKEN', 'The slot you have selected is no longer available.');
+    const booking = add(request.calendarId, request.patientName, request.date, request.startTime, request.endTime,
+      charge(request.amount, 'open'));
+    booking.title = request.description;
+    byKey.set(request.idempotencyKey, booking);
+    return booking;
+  }
+
+  function emitChargeUpdated(update: ChargeUpdated): Promise<void> {
+    return emit('charge-updated', update);
+  }
+
+  const copy = <T>(value: T): T => JSON.parse(JSON.stringify(value)) as T;
+
+  function handle(cmd: string, args: Record<string, unknown>): unknown {
+    switch (cmd) {
+      case 'app_status':
+        return copy(status);
+      case 'list_calendars':
+        return copy(calendars);
+      case 'list_bookings':
+        return copy(bookings.filter((b) => b.localDate === args.day));
+      case 'create_booking':
+        return copy(createBooking(args.request as CreateBookingRequest));
+      case 'charge_qr': {
+        const { charge: ch } = findCharge(args.chargeId);
+        if (!ch.paymentLink) fail('CONFLICT', 'charge has no payment link yet');
+        const qr: ChargeQr = { chargeId: ch.id, svg: fakeQrSvg(ch.paymentLink), paymentLink: ch.paymentLink,
+          amount: ch.amount, currency: ch.currency, status: ch.status };
+        return qr;
+      }
+      case 'simulate_payment': {
+        if (!status.demo) fail('NOT_CONFIGURED', 'simulate_payment is only available in demo mode');
+        const { booking, charge: ch } = findCharge(args.chargeId);
+        if (ch.status !== 'open') fail('CONFLICT', `charge is ${ch.status}`);
+        ch.status = 'paid';
+        ch.paidAt = new Date().toISOString();
+        // The real app learns of the payment from a webhook a moment later.
+        setTimeout(() => void emitChargeUpdated({ chargeId: ch.id, bookingId: booking.id, status: 'paid' }), 300);
+        return null;
+      }
+      default:
+        return fail('INTERNAL', `unknown command ${cmd}`);
+    }
+  }
+
+  mockWindows('main');
+  mockIPC(
+    async (cmd, payload) => {
+      const args = (payload ?? {}) as Record<string, unknown>;
+      calls.push({ cmd, args: copy(args) });
+      await new Promise((resolve) => setTimeout(resolve, latency));
+      const failure = failures.get(cmd);
+      if (failure) {
+        failures.delete(cmd);
+        throw failure;
+      }
+      return handle(cmd, args);
+    },
+    { shouldMockEvents: true },
+  );
+
+  const control: FakeControl = {
+    calls,
+    failNext: (cmd, error) => void failures.set(cmd, error),
+    emitChargeUpdated,
+    bookings: () => copy(bookings),
+  };
+  window.__mostradorFake = control;
+  return control;
+}
