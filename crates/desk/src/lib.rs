@@ -19,6 +19,8 @@ pub mod providers;
 pub mod secrets;
 pub mod store;
 pub mod time;
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
 pub mod view;
 
 pub use booking::{CreateBooking, Desk};

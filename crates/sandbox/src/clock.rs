@@ -6,7 +6,9 @@ use chrono_tz::Tz;
 
 /// GHL slot / appointment time: `2026-11-28T10:00:00-05:00` (no fraction, offset of `tz`).
 pub(crate) fn ghl_time(at: DateTime<Utc>, tz: Tz) -> String {
-    at.with_timezone(&tz).format("%Y-%m-%dT%H:%M:%S%:z").to_string()
+    at.with_timezone(&tz)
+        .format("%Y-%m-%dT%H:%M:%S%:z")
+        .to_string()
 }
 
 /// GHL record stamps (`dateAdded`, `dateUpdated` of events): millis and the location's offset.
@@ -38,7 +40,10 @@ mod tests {
 
     #[test]
     fn renders_lima_times_in_each_provider_format() {
-        let at = Utc.with_ymd_and_hms(2026, 11, 28, 15, 0, 0).single().unwrap_or_default();
+        let at = Utc
+            .with_ymd_and_hms(2026, 11, 28, 15, 0, 0)
+            .single()
+            .unwrap_or_default();
         let lima: Tz = chrono_tz::America::Lima;
         assert_eq!(ghl_time(at, lima), "2026-11-28T10:00:00-05:00");
         assert_eq!(ghl_stamp(at, lima), "2026-11-28T10:00:00.000-05:00");

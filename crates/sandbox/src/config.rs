@@ -47,13 +47,15 @@ impl SandboxConfig {
     /// yields its own ids, as at MP; any other token falls back to fixed ids.
     pub fn mp_account(&self) -> (i64, String) {
         let parts: Vec<&str> = self.mp_access_token.split('-').collect();
-        if parts.len() == 5 && matches!(parts[0], "APP_USR" | "TEST")
+        if parts.len() == 5
+            && matches!(parts[0], "APP_USR" | "TEST")
             && let (Ok(user_id), true) = (
                 parts[4].parse::<i64>(),
                 parts[1].chars().all(|c| c.is_ascii_digit()) && !parts[1].is_empty(),
-            ) {
-                return (user_id, parts[1].to_owned());
-            }
+            )
+        {
+            return (user_id, parts[1].to_owned());
+        }
         (1_273_205_088, "4679935697572392".to_owned())
     }
 }
@@ -72,7 +74,10 @@ mod tests {
     #[test]
     fn mp_account_comes_from_a_production_shaped_token() {
         let c = SandboxConfig::demo();
-        assert_eq!(c.mp_account(), (1_273_205_088, "4679935697572392".to_owned()));
+        assert_eq!(
+            c.mp_account(),
+            (1_273_205_088, "4679935697572392".to_owned())
+        );
         let other = SandboxConfig {
             mp_access_token: "TEST-111-112801-abc-222".into(),
             ..c

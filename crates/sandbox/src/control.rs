@@ -125,7 +125,11 @@ async fn add_tunnel(State(app): State<App>, body: Bytes) -> Response {
                 "public_base and local_base are required strings",
             ),
         },
-        Err(_) => error(StatusCode::BAD_REQUEST, "invalid_tunnel", "body must be JSON"),
+        Err(_) => error(
+            StatusCode::BAD_REQUEST,
+            "invalid_tunnel",
+            "body must be JSON",
+        ),
     }
 }
 

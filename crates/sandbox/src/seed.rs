@@ -19,10 +19,30 @@ pub const ODONTOLOGIA_USER_ID: &str = "UsrDrJorgeQuispe0001";
 
 /// A seeded contact: (first name, last name, phone, email).
 pub const CONTACTS: [(&str, &str, &str, &str); 4] = [
-    ("María", "Flores Huamán", "+51987654321", "maria.flores@example.com"),
-    ("José", "Quispe Mamani", "+51912345678", "jose.quispe@example.com"),
-    ("Ana", "Torres Vargas", "+51998877665", "ana.torres@example.com"),
-    ("Luis", "Rojas Chávez", "+51955443322", "luis.rojas@example.com"),
+    (
+        "María",
+        "Flores Huamán",
+        "+51987654321",
+        "maria.flores@example.com",
+    ),
+    (
+        "José",
+        "Quispe Mamani",
+        "+51912345678",
+        "jose.quispe@example.com",
+    ),
+    (
+        "Ana",
+        "Torres Vargas",
+        "+51998877665",
+        "ana.torres@example.com",
+    ),
+    (
+        "Luis",
+        "Rojas Chávez",
+        "+51955443322",
+        "luis.rojas@example.com",
+    ),
 ];
 
 /// Fixed ids of the seeded contacts, in the order of [`CONTACTS`].

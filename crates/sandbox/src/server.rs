@@ -146,9 +146,9 @@ impl Sandbox {
             && tokio::time::timeout(Duration::from_secs(5), task)
                 .await
                 .is_err()
-            {
-                tracing::warn!("sandbox server did not stop within 5 s");
-            }
+        {
+            tracing::warn!("sandbox server did not stop within 5 s");
+        }
     }
 }
 

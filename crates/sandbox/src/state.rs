@@ -68,12 +68,16 @@ impl Shared {
     /// Locks the world. A panic while holding the lock cannot leave it half-written in a way
     /// that matters to a fake, so a poisoned lock is simply taken over.
     pub fn world(&self) -> MutexGuard<'_, World> {
-        self.world.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.world
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// The registered tunnels.
     pub fn tunnels(&self) -> MutexGuard<'_, Vec<Tunnel>> {
-        self.tunnels.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.tunnels
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// The sandbox's clock. One place, so a later issue can shift it for time-travel tests.

@@ -44,7 +44,12 @@ async fn missing_or_unknown_ghl_token_gets_the_exact_401_body() {
     let (status, body) = send(fx.http.get(&url).bearer_auth("pit-someone-else")).await;
     assert_eq!((status, &body), (401, &expected));
     // The MP token is not a GHL token.
-    let (status, _) = send(fx.http.get(&url).bearer_auth(&fx.sandbox.config().mp_access_token)).await;
+    let (status, _) = send(
+        fx.http
+            .get(&url)
+            .bearer_auth(&fx.sandbox.config().mp_access_token),
+    )
+    .await;
     assert_eq!(status, 401);
 }
 
@@ -58,14 +63,24 @@ async fn every_ghl_response_carries_the_five_rate_limit_headers() {
         .expect("sent");
     let unauthorized = fx
         .http
-        .get(format!("{}/calendars/?locationId=x", fx.sandbox.ghl_base_url()))
+        .get(format!(
+            "{}/calendars/?locationId=x",
+            fx.sandbox.ghl_base_url()
+        ))
         .send()
         .await
         .expect("sent");
     for response in [&ok, &unauthorized] {
         for name in RATE_HEADERS {
-            let value = response.headers().get(name).unwrap_or_else(|| panic!("{name} missing"));
-            value.to_str().expect("ascii").parse::<u64>().expect("numeric");
+            let value = response
+                .headers()
+                .get(name)
+                .unwrap_or_else(|| panic!("{name} missing"));
+            value
+                .to_str()
+                .expect("ascii")
+                .parse::<u64>()
+                .expect("numeric");
         }
     }
     assert_eq!(ok.headers()["x-ratelimit-max"], "100");
@@ -79,7 +94,8 @@ async fn every_ghl_response_carries_the_five_rate_limit_headers() {
 #[tokio::test]
 async fn location_reports_its_timezone_and_other_locations_are_forbidden() {
     let fx = Fixture::start().await;
-    let (status, body) = send(fx.ghl(Method::GET, &format!("/locations/{}", fx.location_id()))).await;
+    let (status, body) =
+        send(fx.ghl(Method::GET, &format!("/locations/{}", fx.location_id()))).await;
     assert_eq!(status, 200);
     assert_eq!(body["location"]["id"], "demo-location-0001");
     assert_eq!(body["location"]["name"], "Clínica Demo");
@@ -88,7 +104,10 @@ async fn location_reports_its_timezone_and_other_locations_are_forbidden() {
     let (status, body) = send(fx.ghl(Method::GET, "/locations/someone-elses-location")).await;
     assert_eq!(status, 403);
     assert_eq!(body["statusCode"], 403);
-    assert_eq!(body["message"], "The token does not have access to this location");
+    assert_eq!(
+        body["message"],
+        "The token does not have access to this location"
+    );
     assert!(body["traceId"].is_string());
 }
 
@@ -124,7 +143,10 @@ async fn calendars_list_the_two_seeded_calendars_with_documented_fields() {
     let odonto = &calendars[1];
     assert_eq!(odonto["name"], "Odontología");
     assert_eq!(odonto["slotDuration"], 60);
-    assert_eq!(odonto["openHours"][0]["daysOfTheWeek"], json!([1, 2, 3, 4, 5, 6]));
+    assert_eq!(
+        odonto["openHours"][0]["daysOfTheWeek"],
+        json!([1, 2, 3, 4, 5, 6])
+    );
 
     let (status, _) = send(fx.ghl(Method::GET, "/calendars/?locationId=other")).await;
     assert_eq!(status, 403);
@@ -148,7 +170,10 @@ async fn free_slots_are_keyed_by_local_date_and_render_in_the_requested_timezone
         if date == "traceId" {
             continue;
         }
-        assert!(chrono::NaiveDate::parse_from_str(date, "%Y-%m-%d").is_ok(), "{date}");
+        assert!(
+            chrono::NaiveDate::parse_from_str(date, "%Y-%m-%d").is_ok(),
+            "{date}"
+        );
         for slot in day["slots"].as_array().expect("slots") {
             let slot = slot.as_str().expect("string");
             count += 1;
@@ -157,7 +182,10 @@ async fn free_slots_are_keyed_by_local_date_and_render_in_the_requested_timezone
             assert_eq!(slot.len(), "2026-11-28T10:00:00-05:00".len());
             // Odontología: hourly, 09:00 to 17:00 starts, never in the past.
             let hour: u32 = slot[11..13].parse().expect("hour");
-            assert!((9..=17).contains(&hour) && &slot[14..19] == "00:00", "{slot}");
+            assert!(
+                (9..=17).contains(&hour) && &slot[14..19] == "00:00",
+                "{slot}"
+            );
             let at: DateTime<FixedOffset> = DateTime::parse_from_rfc3339(slot).expect("iso");
             assert!(at > Utc::now());
         }
@@ -183,7 +211,9 @@ async fn free_slots_reject_a_range_over_31_days() {
     let end = start + 32 * 86_400_000;
     let (status, body) = send(fx.ghl(
         Method::GET,
-        &format!("/calendars/{CONSULTA_GENERAL_CALENDAR_ID}/free-slots?startDate={start}&endDate={end}"),
+        &format!(
+            "/calendars/{CONSULTA_GENERAL_CALENDAR_ID}/free-slots?startDate={start}&endDate={end}"
+        ),
     ))
     .await;
     assert_eq!(status, 400);
@@ -198,7 +228,11 @@ async fn booked_slots_disappear_from_free_slots_and_return_when_cancelled() {
     let slot = slots[1].clone();
     let (status, created) = fx.book(CONSULTA_GENERAL_CALENDAR_ID, &slot).await;
     assert_eq!(status, 200, "{created}");
-    assert!(!fx.free_slots(CONSULTA_GENERAL_CALENDAR_ID, 3).await.contains(&slot));
+    assert!(
+        !fx.free_slots(CONSULTA_GENERAL_CALENDAR_ID, 3)
+            .await
+            .contains(&slot)
+    );
 
     let id = created["id"].as_str().expect("id");
     let (status, updated) = send(
@@ -208,7 +242,11 @@ async fn booked_slots_disappear_from_free_slots_and_return_when_cancelled() {
     .await;
     assert_eq!(status, 200);
     assert_eq!(updated["appointmentStatus"], "cancelled");
-    assert!(fx.free_slots(CONSULTA_GENERAL_CALENDAR_ID, 3).await.contains(&slot));
+    assert!(
+        fx.free_slots(CONSULTA_GENERAL_CALENDAR_ID, 3)
+            .await
+            .contains(&slot)
+    );
 }
 
 #[tokio::test]
@@ -232,7 +270,8 @@ async fn appointment_create_answers_unwrapped_without_dates_and_get_adds_them() 
     assert_eq!(end - start, chrono::Duration::minutes(30));
 
     let id = created["id"].as_str().expect("id");
-    let (status, got) = send(fx.ghl(Method::GET, &format!("/calendars/events/appointments/{id}"))).await;
+    let (status, got) =
+        send(fx.ghl(Method::GET, &format!("/calendars/events/appointments/{id}"))).await;
     assert_eq!(status, 200);
     let event = &got["event"];
     assert_eq!(event["id"], id);
@@ -261,7 +300,10 @@ async fn appointment_create_without_required_fields_is_422_with_a_message_array(
         .filter_map(Value::as_str)
         .collect();
     for field in ["calendarId", "locationId", "contactId", "startTime"] {
-        assert!(messages.iter().any(|m| m.starts_with(field)), "{field}: {messages:?}");
+        assert!(
+            messages.iter().any(|m| m.starts_with(field)),
+            "{field}: {messages:?}"
+        );
     }
 }
 
@@ -288,12 +330,22 @@ async fn the_utc_form_of_a_free_slot_is_a_different_slot_and_is_rejected() {
         .to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
     let (status, body) = fx.book(CONSULTA_GENERAL_CALENDAR_ID, &utc).await;
     assert_eq!(status, 400, "{utc}: {body}");
-    assert_eq!(body["message"], "The slot you have selected is no longer available.");
-    // Off-grid and past times are not slots either.
-    let off_grid = slot.replace(":00:00-05:00", ":10:00-05:00").replace(":30:00-05:00", ":10:00-05:00");
-    assert_eq!(fx.book(CONSULTA_GENERAL_CALENDAR_ID, &off_grid).await.0, 400);
     assert_eq!(
-        fx.book(CONSULTA_GENERAL_CALENDAR_ID, "2020-01-06T10:00:00-05:00").await.0,
+        body["message"],
+        "The slot you have selected is no longer available."
+    );
+    // Off-grid and past times are not slots either.
+    let off_grid = slot
+        .replace(":00:00-05:00", ":10:00-05:00")
+        .replace(":30:00-05:00", ":10:00-05:00");
+    assert_eq!(
+        fx.book(CONSULTA_GENERAL_CALENDAR_ID, &off_grid).await.0,
+        400
+    );
+    assert_eq!(
+        fx.book(CONSULTA_GENERAL_CALENDAR_ID, "2020-01-06T10:00:00-05:00")
+            .await
+            .0,
         400
     );
     // The slot itself is still free.
@@ -317,7 +369,10 @@ async fn concurrent_identical_creates_let_exactly_one_win() {
         let (status, body) = task.await.expect("task");
         match status {
             200 => wins += 1,
-            400 => assert_eq!(body["message"], "The slot you have selected is no longer available."),
+            400 => assert_eq!(
+                body["message"],
+                "The slot you have selected is no longer available."
+            ),
             other => panic!("unexpected {other}: {body}"),
         }
     }
@@ -329,16 +384,16 @@ async fn ignore_free_slot_validation_allows_an_overlapping_squeeze_in() {
     let fx = Fixture::start().await;
     let slot = fx.free_slots(CONSULTA_GENERAL_CALENDAR_ID, 3).await[0].clone();
     assert_eq!(fx.book(CONSULTA_GENERAL_CALENDAR_ID, &slot).await.0, 200);
-    let (status, body) = send(
-        fx.ghl(Method::POST, "/calendars/events/appointments").json(&json!({
+    let (status, body) = send(fx.ghl(Method::POST, "/calendars/events/appointments").json(
+        &json!({
             "calendarId": CONSULTA_GENERAL_CALENDAR_ID,
             "locationId": fx.location_id(),
             "contactId": CONTACT_IDS[1],
             "startTime": slot,
             "ignoreFreeSlotValidation": true,
             "appointmentStatus": "new",
-        })),
-    )
+        }),
+    ))
     .await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["appointmentStatus"], "new");
@@ -352,14 +407,20 @@ async fn rescheduling_revalidates_the_new_slot() {
     let (_, b) = fx.book(CONSULTA_GENERAL_CALENDAR_ID, &slots[1]).await;
     let b_id = b["id"].as_str().expect("id");
     let (status, body) = send(
-        fx.ghl(Method::PUT, &format!("/calendars/events/appointments/{b_id}"))
-            .json(&json!({"startTime": a["startTime"]})),
+        fx.ghl(
+            Method::PUT,
+            &format!("/calendars/events/appointments/{b_id}"),
+        )
+        .json(&json!({"startTime": a["startTime"]})),
     )
     .await;
     assert_eq!(status, 400, "{body}");
     let (status, body) = send(
-        fx.ghl(Method::PUT, &format!("/calendars/events/appointments/{b_id}"))
-            .json(&json!({"startTime": slots[3], "title": "Reprogramada"})),
+        fx.ghl(
+            Method::PUT,
+            &format!("/calendars/events/appointments/{b_id}"),
+        )
+        .json(&json!({"startTime": slots[3], "title": "Reprogramada"})),
     )
     .await;
     assert_eq!(status, 200, "{body}");
@@ -392,16 +453,22 @@ async fn events_list_needs_a_calendar_user_or_group_and_filters_by_window() {
     assert!(status == 400 || status == 422, "{status}");
     assert!(body["traceId"].is_string());
 
-    let (status, body) =
-        send(fx.ghl(Method::GET, &format!("{base}&calendarId={ODONTOLOGIA_CALENDAR_ID}"))).await;
+    let (status, body) = send(fx.ghl(
+        Method::GET,
+        &format!("{base}&calendarId={ODONTOLOGIA_CALENDAR_ID}"),
+    ))
+    .await;
     assert_eq!(status, 200);
     let events = body["events"].as_array().expect("events");
     assert_eq!(events.len(), 1);
     assert_eq!(events[0]["id"], created["id"]);
     assert!(events[0]["dateAdded"].is_string());
 
-    let (_, body) =
-        send(fx.ghl(Method::GET, &format!("{base}&calendarId={CONSULTA_GENERAL_CALENDAR_ID}"))).await;
+    let (_, body) = send(fx.ghl(
+        Method::GET,
+        &format!("{base}&calendarId={CONSULTA_GENERAL_CALENDAR_ID}"),
+    ))
+    .await;
     assert_eq!(body["events"], json!([]));
 
     let past = format!(
@@ -442,7 +509,11 @@ async fn upsert_matches_an_existing_contact_by_phone_or_creates_one() {
     assert_eq!(got["contact"]["firstName"], "Rosa");
     assert_eq!(got["contact"]["phone"], "+51911122233");
 
-    let (status, _) = send(fx.ghl(Method::POST, "/contacts/upsert").json(&json!({"phone": "+51"}))).await;
+    let (status, _) = send(
+        fx.ghl(Method::POST, "/contacts/upsert")
+            .json(&json!({"phone": "+51"})),
+    )
+    .await;
     assert_eq!(status, 422);
 }
 
@@ -474,6 +545,10 @@ async fn tags_endpoint_adds_tags_without_replacing_and_notes_are_created() {
     assert_eq!(body["note"]["body"], "Pagó S/ 80.00 con Mercado Pago");
     assert!(body["note"]["id"].is_string());
 
-    let (status, _) = send(fx.ghl(Method::POST, "/contacts/unknown/tags").json(&json!({"tags": ["x"]}))).await;
+    let (status, _) = send(
+        fx.ghl(Method::POST, "/contacts/unknown/tags")
+            .json(&json!({"tags": ["x"]})),
+    )
+    .await;
     assert_eq!(status, 404);
 }

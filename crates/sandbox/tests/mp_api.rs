@@ -44,8 +44,16 @@ type Seen = Arc<Mutex<Vec<(String, HeaderMap, Bytes)>>>;
 
 /// A tiny stand-in for the app's webhook listener on 127.0.0.1:0.
 async fn receiver() -> (String, Seen) {
-    async fn hook(State(seen): State<Seen>, uri: Uri, headers: HeaderMap, body: Bytes) -> StatusCode {
-        let target = uri.path_and_query().map(|p| p.to_string()).unwrap_or_default();
+    async fn hook(
+        State(seen): State<Seen>,
+        uri: Uri,
+        headers: HeaderMap,
+        body: Bytes,
+    ) -> StatusCode {
+        let target = uri
+            .path_and_query()
+            .map(|p| p.to_string())
+            .unwrap_or_default();
         seen.lock().expect("lock").push((target, headers, body));
         StatusCode::OK
     }
@@ -53,7 +61,9 @@ async fn receiver() -> (String, Seen) {
     let app = Router::new()
         .route("/api/payments/webhooks/mp/", post(hook))
         .with_state(seen.clone());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
     let addr = listener.local_addr().expect("addr");
     tokio::spawn(async move {
         let _ = axum::serve(listener, app).await;
@@ -103,7 +113,10 @@ async fn missing_or_unknown_mp_token_gets_401_in_mp_error_shape() {
     let url = format!("{}/checkout/preferences", fx.sandbox.mp_base_url());
     for request in [
         fx.http.post(&url).json(&consulta(json!({}))),
-        fx.http.post(&url).bearer_auth("APP_USR-1-2-3-4").json(&consulta(json!({}))),
+        fx.http
+            .post(&url)
+            .bearer_auth("APP_USR-1-2-3-4")
+            .json(&consulta(json!({}))),
     ] {
         let (status, body) = send(request).await;
         assert_eq!(status, 401);
@@ -129,14 +142,23 @@ async fn preference_create_answers_201_with_ids_links_and_an_exact_echo() {
     let body: Value = serde_json::from_str(&text).expect("json");
     let id = body["id"].as_str().expect("id");
     let (collector, uuid) = id.split_once('-').expect("collector-uuid");
-    assert_eq!(collector, body["collector_id"].as_i64().expect("number").to_string());
+    assert_eq!(
+        collector,
+        body["collector_id"].as_i64().expect("number").to_string()
+    );
     assert_eq!(uuid.len(), 36);
     assert!(body["client_id"].is_string());
-    let link = format!("{}/mp/checkout/v1/redirect?pref_id={id}", fx.sandbox.base_url());
+    let link = format!(
+        "{}/mp/checkout/v1/redirect?pref_id={id}",
+        fx.sandbox.base_url()
+    );
     assert_eq!(body["init_point"], link.as_str());
     assert_eq!(body["sandbox_init_point"], link.as_str());
     let created = body["date_created"].as_str().expect("date");
-    assert!(created.len() == 29 && created.as_bytes()[19] == b'.', "{created}");
+    assert!(
+        created.len() == 29 && created.as_bytes()[19] == b'.',
+        "{created}"
+    );
     assert!(chrono::DateTime::parse_from_rfc3339(created).is_ok());
     assert_eq!(body["external_reference"], "01JDEMOCHARGE0000000000001");
     assert_eq!(body["metadata"]["booking_id"], "01JDEMOBOOKING");
@@ -159,22 +181,61 @@ async fn preference_validation_rejects_each_documented_case_with_its_key() {
     let cases: Vec<(Value, &str)> = vec![
         (json!({"items": null}), "invalid_items"),
         (json!({"items": []}), "invalid_items"),
-        (json!({"items": [{"title": "x", "quantity": 0, "unit_price": 10}]}), "invalid_items"),
-        (json!({"items": [{"title": "x", "quantity": 1, "unit_price": "10"}]}), "invalid_items"),
-        (json!({"items": [{"title": "x", "quantity": 1, "unit_price": 10.5, "currency_id": "CLP"}]}), "invalid_items"),
-        (json!({"items": [{"title": "x", "quantity": 1, "unit_price": 10.5, "currency_id": "COP"}]}), "invalid_items"),
-        (json!({"items": [{"title": "x", "quantity": 1, "unit_price": 10.123}]}), "invalid_items"),
+        (
+            json!({"items": [{"title": "x", "quantity": 0, "unit_price": 10}]}),
+            "invalid_items",
+        ),
+        (
+            json!({"items": [{"title": "x", "quantity": 1, "unit_price": "10"}]}),
+            "invalid_items",
+        ),
+        (
+            json!({"items": [{"title": "x", "quantity": 1, "unit_price": 10.5, "currency_id": "CLP"}]}),
+            "invalid_items",
+        ),
+        (
+            json!({"items": [{"title": "x", "quantity": 1, "unit_price": 10.5, "currency_id": "COP"}]}),
+            "invalid_items",
+        ),
+        (
+            json!({"items": [{"title": "x", "quantity": 1, "unit_price": 10.123}]}),
+            "invalid_items",
+        ),
         (json!({"expires": "true"}), "invalid_expires"),
         (json!({"auto_return": "approved"}), "invalid_auto_return"),
-        (json!({"auto_return": "approved", "back_urls": {"failure": "https://x.example/f"}}), "invalid_auto_return"),
-        (json!({"payment_methods": {"installments": 0}}), "invalid_payment_methods"),
-        (json!({"payment_methods": {"installments": 37}}), "invalid_payment_methods"),
-        (json!({"notification_url": "http://clinica.example/hook"}), "invalid_notification_url"),
-        (json!({"notification_url": long_url}), "invalid_notification_url"),
-        (json!({"expiration_date_from": "mañana"}), "invalid_expiration_date_from"),
-        (json!({"expiration_date_to": "2026-13-01"}), "invalid_expiration_date_to"),
-        (json!({"expiration_date_from": "2030-01-02T00:00:00.000-05:00",
-                "expiration_date_to": "2030-01-01T00:00:00.000-05:00"}), "invalid_expiration_date_to"),
+        (
+            json!({"auto_return": "approved", "back_urls": {"failure": "https://x.example/f"}}),
+            "invalid_auto_return",
+        ),
+        (
+            json!({"payment_methods": {"installments": 0}}),
+            "invalid_payment_methods",
+        ),
+        (
+            json!({"payment_methods": {"installments": 37}}),
+            "invalid_payment_methods",
+        ),
+        (
+            json!({"notification_url": "http://clinica.example/hook"}),
+            "invalid_notification_url",
+        ),
+        (
+            json!({"notification_url": long_url}),
+            "invalid_notification_url",
+        ),
+        (
+            json!({"expiration_date_from": "mañana"}),
+            "invalid_expiration_date_from",
+        ),
+        (
+            json!({"expiration_date_to": "2026-13-01"}),
+            "invalid_expiration_date_to",
+        ),
+        (
+            json!({"expiration_date_from": "2030-01-02T00:00:00.000-05:00",
+                "expiration_date_to": "2030-01-01T00:00:00.000-05:00"}),
+            "invalid_expiration_date_to",
+        ),
     ];
     for (extra, key) in cases {
         let (status, body) = create(&fx, &consulta(extra.clone())).await;
@@ -237,7 +298,10 @@ async fn preference_get_put_and_search_by_external_reference() {
             .json(&json!({"expires": "yes"})),
     )
     .await;
-    assert_eq!((status, body["error"].as_str()), (400, Some("invalid_expires")));
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("invalid_expires"))
+    );
 
     create(&fx, &consulta(json!({"external_reference": "otra-cita"}))).await;
     let (status, found) = send(fx.mp(
@@ -249,7 +313,10 @@ async fn preference_get_put_and_search_by_external_reference() {
     assert_eq!(found["total"], 1);
     assert_eq!(found["next_offset"], 1);
     assert_eq!(found["elements"][0]["id"], id);
-    assert_eq!(found["elements"][0]["external_reference"], "01JDEMOCHARGE0000000000001");
+    assert_eq!(
+        found["elements"][0]["external_reference"],
+        "01JDEMOCHARGE0000000000001"
+    );
 }
 
 #[tokio::test]
@@ -257,9 +324,17 @@ async fn paying_creates_a_payment_readable_by_get_and_search() {
     let fx = Fixture::start().await;
     let (_, pref) = create(&fx, &consulta(json!({}))).await;
     let id = pref["id"].as_str().expect("id");
-    let (status, paid) = send(fx.control(Method::POST, &format!("/mp/preferences/{id}/pay")).json(&json!({}))).await;
+    let (status, paid) = send(
+        fx.control(Method::POST, &format!("/mp/preferences/{id}/pay"))
+            .json(&json!({})),
+    )
+    .await;
     assert_eq!(status, 201, "{paid}");
-    assert_eq!(paid["delivery_status"], Value::Null, "no notification_url, no delivery");
+    assert_eq!(
+        paid["delivery_status"],
+        Value::Null,
+        "no notification_url, no delivery"
+    );
     let payment_id = paid["payment_id"].as_i64().expect("int64 id");
 
     let (status, text) = send_text(fx.mp(Method::GET, &format!("/v1/payments/{payment_id}"))).await;
@@ -294,8 +369,12 @@ async fn paying_creates_a_payment_readable_by_get_and_search() {
         .await
         .expect("paid");
     assert_ne!(second.payment_id, payment_id);
-    let (_, rejected) = send_text(fx.mp(Method::GET, &format!("/v1/payments/{}", second.payment_id))).await;
-    assert!(rejected.contains("\"transaction_amount\":0.01"), "{rejected}");
+    let (_, rejected) =
+        send_text(fx.mp(Method::GET, &format!("/v1/payments/{}", second.payment_id))).await;
+    assert!(
+        rejected.contains("\"transaction_amount\":0.01"),
+        "{rejected}"
+    );
     assert!(rejected.contains("\"date_approved\":null"), "{rejected}");
 
     let (status, found) = send(fx.mp(
@@ -304,7 +383,10 @@ async fn paying_creates_a_payment_readable_by_get_and_search() {
     ))
     .await;
     assert_eq!(status, 200);
-    assert_eq!(found["paging"], json!({"total": 2, "limit": 30, "offset": 0}));
+    assert_eq!(
+        found["paging"],
+        json!({"total": 2, "limit": 30, "offset": 0})
+    );
     assert_eq!(found["results"][0]["id"], second.payment_id);
     assert_eq!(found["results"][1]["id"], payment_id);
     let (_, approved) = send(fx.mp(
@@ -314,7 +396,10 @@ async fn paying_creates_a_payment_readable_by_get_and_search() {
     .await;
     assert_eq!(approved["paging"]["total"], 1);
     assert_eq!(approved["results"][0]["id"], payment_id);
-    assert_ne!(found["results"][0]["order"]["id"], found["results"][1]["order"]["id"]);
+    assert_ne!(
+        found["results"][0]["order"]["id"],
+        found["results"][1]["order"]["id"]
+    );
 
     let (status, body) = send(fx.mp(Method::GET, "/v1/payments/1")).await;
     assert_eq!(status, 404);
@@ -327,7 +412,11 @@ async fn paid_webhook_is_signed_and_reaches_the_app_through_the_tunnel() {
     let (local, seen) = receiver().await;
     fx.sandbox.add_tunnel(TUNNEL, &local);
     let notification_url = format!("{TUNNEL}/api/payments/webhooks/mp/?source_news=webhooks");
-    let (_, pref) = create(&fx, &consulta(json!({"notification_url": notification_url}))).await;
+    let (_, pref) = create(
+        &fx,
+        &consulta(json!({"notification_url": notification_url})),
+    )
+    .await;
     let id = pref["id"].as_str().expect("id");
 
     let (status, paid) = send(
@@ -344,9 +433,17 @@ async fn paid_webhook_is_signed_and_reaches_the_app_through_the_tunnel() {
     let (target, headers, body) = &seen[0];
     assert_eq!(
         target,
-        &format!("/api/payments/webhooks/mp/?source_news=webhooks&data.id={payment_id}&type=payment")
+        &format!(
+            "/api/payments/webhooks/mp/?source_news=webhooks&data.id={payment_id}&type=payment"
+        )
     );
-    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
+    let header = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned()
+    };
     assert_eq!(header("x-retry"), "0");
     assert_eq!(header("x-socket-timeout"), "22000");
     assert_eq!(header("content-type"), "application/json");
@@ -360,12 +457,26 @@ async fn paid_webhook_is_signed_and_reaches_the_app_through_the_tunnel() {
         .filter_map(|p| p.split_once('='))
         .map(|(k, v)| (k.trim(), v.trim()))
         .collect();
-    let ts = parts.iter().find(|(k, _)| *k == "ts").map(|(_, v)| *v).expect("ts");
-    let v1 = parts.iter().find(|(k, _)| *k == "v1").map(|(_, v)| *v).expect("v1");
+    let ts = parts
+        .iter()
+        .find(|(k, _)| *k == "ts")
+        .map(|(_, v)| *v)
+        .expect("ts");
+    let v1 = parts
+        .iter()
+        .find(|(k, _)| *k == "v1")
+        .map(|(_, v)| *v)
+        .expect("v1");
     let ts_secs: i64 = ts.parse().expect("digits");
-    assert!((Utc::now().timestamp() - ts_secs).abs() < 60, "ts is unix seconds");
+    assert!(
+        (Utc::now().timestamp() - ts_secs).abs() < 60,
+        "ts is unix seconds"
+    );
     let manifest = format!("id:{payment_id};request-id:{request_id};ts:{ts};");
-    assert_eq!(v1, hmac_hex(&fx.sandbox.config().mp_webhook_secret, &manifest));
+    assert_eq!(
+        v1,
+        hmac_hex(&fx.sandbox.config().mp_webhook_secret, &manifest)
+    );
 
     let body: Value = serde_json::from_slice(body).expect("json body");
     assert!(body["id"].is_i64());
@@ -375,7 +486,9 @@ async fn paid_webhook_is_signed_and_reaches_the_app_through_the_tunnel() {
     assert_eq!(body["api_version"], "v1");
     assert_eq!(body["user_id"], pref["collector_id"]);
     assert_eq!(body["data"], json!({"id": payment_id}));
-    assert!(chrono::DateTime::parse_from_rfc3339(body["date_created"].as_str().expect("date")).is_ok());
+    assert!(
+        chrono::DateTime::parse_from_rfc3339(body["date_created"].as_str().expect("date")).is_ok()
+    );
 
     // The attempt is on record, in-process and over HTTP.
     let deliveries = fx.sandbox.deliveries();
@@ -388,7 +501,9 @@ async fn paid_webhook_is_signed_and_reaches_the_app_through_the_tunnel() {
 }
 
 fn uuid_version(text: &str) -> Option<char> {
-    (text.len() == 36 && text.as_bytes()[8] == b'-').then(|| text.chars().nth(14)).flatten()
+    (text.len() == 36 && text.as_bytes()[8] == b'-')
+        .then(|| text.chars().nth(14))
+        .flatten()
 }
 
 #[tokio::test]
@@ -400,7 +515,11 @@ async fn https_notification_url_without_a_tunnel_records_a_failed_delivery() {
     )
     .await;
     let id = pref["id"].as_str().expect("id");
-    let outcome = fx.sandbox.pay_preference(id, PayRequest::default()).await.expect("paid");
+    let outcome = fx
+        .sandbox
+        .pay_preference(id, PayRequest::default())
+        .await
+        .expect("paid");
     assert_eq!(outcome.delivery_status, None);
     let deliveries = fx.sandbox.deliveries();
     assert_eq!(deliveries.len(), 1);
@@ -423,13 +542,21 @@ async fn paying_an_expired_preference_is_refused() {
     .await;
     assert_eq!(status, 200);
 
-    let (status, body) = send(fx.control(Method::POST, &format!("/mp/preferences/{id}/pay")).json(&json!({}))).await;
+    let (status, body) = send(
+        fx.control(Method::POST, &format!("/mp/preferences/{id}/pay"))
+            .json(&json!({})),
+    )
+    .await;
     assert_eq!(status, 409, "{body}");
     assert_eq!(body["error"], "preference_expired");
     assert!(body["message"].is_string());
     let refused = fx.sandbox.pay_preference(id, PayRequest::default()).await;
     assert_eq!(refused, Err(SandboxError::PreferenceExpired(id.to_owned())));
-    let (_, found) = send(fx.mp(Method::GET, "/v1/payments/search?external_reference=01JDEMOCHARGE0000000000001")).await;
+    let (_, found) = send(fx.mp(
+        Method::GET,
+        "/v1/payments/search?external_reference=01JDEMOCHARGE0000000000001",
+    ))
+    .await;
     assert_eq!(found["paging"]["total"], 0);
 }
 
@@ -442,6 +569,10 @@ async fn reset_forgets_everything_but_the_seed() {
     assert!(status == 200 || status == 204);
     let (status, _) = send(fx.mp(Method::GET, &format!("/checkout/preferences/{id}"))).await;
     assert_eq!(status, 404);
-    let (status, _) = send(fx.ghl(Method::GET, &format!("/contacts/{}", sandbox::seed::CONTACT_IDS[0]))).await;
+    let (status, _) = send(fx.ghl(
+        Method::GET,
+        &format!("/contacts/{}", sandbox::seed::CONTACT_IDS[0]),
+    ))
+    .await;
     assert_eq!(status, 200);
 }

@@ -37,17 +37,23 @@ export const END_TIMES = timeSlots('08:30', '20:00');
 
 /** Today's date ("YYYY-MM-DD") in `timeZone`, falling back to the machine's zone. */
 export function todayIn(timeZone: string | undefined, now: Date = new Date()): string {
-  try {
-    // en-CA formats dates as YYYY-MM-DD.
-    return new Intl.DateTimeFormat('en-CA', {
-      timeZone,
+  // Built from parts: the shape of a formatted date depends on the ICU version (WebKitGTK
+  // on Debian 12 writes en-CA as MM/DD/YYYY), the parts do not.
+  const parts = (zone: string | undefined) =>
+    new Intl.DateTimeFormat('en-US', {
+      timeZone: zone,
       year: 'numeric',
       month: '2-digit',
       day: '2-digit',
-    }).format(now);
+    }).formatToParts(now);
+  let found: Intl.DateTimeFormatPart[];
+  try {
+    found = parts(timeZone);
   } catch {
-    return new Intl.DateTimeFormat('en-CA').format(now);
+    found = parts(undefined);
   }
+  const part = (type: string) => found.find((p) => p.type === type)?.value ?? '';
+  return `${part('year')}-${part('month')}-${part('day')}`;
 }
 
 /** "YYYY-MM-DD" shifted by `days` calendar days. */

@@ -48,12 +48,13 @@ async fn main() -> std::io::Result<()> {
         config.location_id = v;
     }
 
-    let sandbox =
-        Sandbox::start_on(config, SocketAddr::from((Ipv4Addr::LOCALHOST, port))).await?;
+    let sandbox = Sandbox::start_on(config, SocketAddr::from((Ipv4Addr::LOCALHOST, port))).await?;
     if let Some(spec) = env("MOSTRADOR_SANDBOX_TUNNEL") {
         match spec.split_once("=http") {
             Some((public, local)) => sandbox.add_tunnel(public, &format!("http{local}")),
-            None => tracing::warn!("MOSTRADOR_SANDBOX_TUNNEL must look like https://public=http://127.0.0.1:PORT"),
+            None => tracing::warn!(
+                "MOSTRADOR_SANDBOX_TUNNEL must look like https://public=http://127.0.0.1:PORT"
+            ),
         }
     }
     tracing::info!(

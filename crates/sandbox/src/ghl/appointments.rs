@@ -19,9 +19,17 @@ use crate::clock::{ghl_stamp, ghl_time, parse_offset_time};
 use crate::state::{App, ghl_id};
 
 /// The statuses a caller may write (ghl.md §3.7).
-const WRITABLE_STATUSES: [&str; 6] = ["new", "confirmed", "cancelled", "showed", "noshow", "invalid"];
-const MEETING_LOCATION_TYPES: [&str; 7] =
-    ["custom", "zoom", "gmeet", "phone", "address", "ms_teams", "google"];
+const WRITABLE_STATUSES: [&str; 6] = [
+    "new",
+    "confirmed",
+    "cancelled",
+    "showed",
+    "noshow",
+    "invalid",
+];
+const MEETING_LOCATION_TYPES: [&str; 7] = [
+    "custom", "zoom", "gmeet", "phone", "address", "ms_teams", "google",
+];
 
 /// An appointment as stored; times are UTC and rendered in the location's zone.
 #[derive(Clone, Debug)]
@@ -120,20 +128,22 @@ struct Writable {
 fn writable(body: &Map<String, Value>, problems: &mut Vec<String>) -> Writable {
     let status = opt_str(body, "appointmentStatus", problems);
     if let Some(s) = &status
-        && !WRITABLE_STATUSES.contains(&s.as_str()) {
-            problems.push(format!(
-                "appointmentStatus must be one of the following values: {}",
-                WRITABLE_STATUSES.join(", ")
-            ));
-        }
+        && !WRITABLE_STATUSES.contains(&s.as_str())
+    {
+        problems.push(format!(
+            "appointmentStatus must be one of the following values: {}",
+            WRITABLE_STATUSES.join(", ")
+        ));
+    }
     let meeting_location_type = opt_str(body, "meetingLocationType", problems);
     if let Some(t) = &meeting_location_type
-        && !MEETING_LOCATION_TYPES.contains(&t.as_str()) {
-            problems.push(format!(
-                "meetingLocationType must be one of the following values: {}",
-                MEETING_LOCATION_TYPES.join(", ")
-            ));
-        }
+        && !MEETING_LOCATION_TYPES.contains(&t.as_str())
+    {
+        problems.push(format!(
+            "meetingLocationType must be one of the following values: {}",
+            MEETING_LOCATION_TYPES.join(", ")
+        ));
+    }
     let w = Writable {
         title: opt_str(body, "title", problems),
         status,
@@ -167,7 +177,9 @@ fn parse_start_unchecked(text: &str) -> Result<DateTime<Utc>, GhlError> {
     parse_offset_time(text)
         .map(|t| t.with_timezone(&Utc))
         .ok_or_else(|| {
-            GhlError::Unprocessable(vec!["startTime must be a valid ISO 8601 date string".into()])
+            GhlError::Unprocessable(vec![
+                "startTime must be a valid ISO 8601 date string".into(),
+            ])
         })
 }
 
@@ -229,7 +241,11 @@ pub(crate) async fn create_appointment(
             "endTime must be after startTime".into(),
         ));
     }
-    let default_status = if calendar.auto_confirm { "confirmed" } else { "new" };
+    let default_status = if calendar.auto_confirm {
+        "confirmed"
+    } else {
+        "new"
+    };
     let appointment = Appointment {
         id: ghl_id(),
         calendar_id: calendar.id.clone(),
@@ -339,7 +355,9 @@ pub(crate) async fn update_appointment(
         None => current.end,
     };
     if new_end <= new_start {
-        return Err(GhlError::BadRequest("endTime must be after startTime".into()));
+        return Err(GhlError::BadRequest(
+            "endTime must be after startTime".into(),
+        ));
     }
 
     let Some(stored) = world.ghl.appointments.iter_mut().find(|a| a.id == event_id) else {
@@ -368,9 +386,10 @@ pub(crate) async fn update_appointment(
         stored.description = v;
     }
     if fields.ignore_free_slot_validation
-        && let Some(v) = fields.rrule {
-            stored.rrule = Some(v);
-        }
+        && let Some(v) = fields.rrule
+    {
+        stored.rrule = Some(v);
+    }
     // Keep dateUpdated strictly increasing so "newer than stored" comparisons hold.
     stored.date_updated = now.max(stored.date_updated + Duration::milliseconds(1));
     Ok(Json(stored.write_json(tz)))
@@ -396,8 +415,11 @@ pub(crate) async fn list_events(
     };
     check_location(&app, location_id)?;
     let non_empty = |key: &str| query.get(key).filter(|s| !s.is_empty()).cloned();
-    let (calendar_id, user_id, group_id) =
-        (non_empty("calendarId"), non_empty("userId"), non_empty("groupId"));
+    let (calendar_id, user_id, group_id) = (
+        non_empty("calendarId"),
+        non_empty("userId"),
+        non_empty("groupId"),
+    );
     if calendar_id.is_none() && user_id.is_none() && group_id.is_none() {
         return Err(GhlError::BadRequest(
             "Either calendarId, userId or groupId is required".into(),
@@ -430,7 +452,9 @@ fn ms_string(
         .and_then(DateTime::from_timestamp_millis);
     if parsed.is_none() {
         problems.push(format!("{key} should not be empty"));
-        problems.push(format!("{key} must be a number string (epoch milliseconds)"));
+        problems.push(format!(
+            "{key} must be a number string (epoch milliseconds)"
+        ));
     }
     parsed
 }

@@ -144,7 +144,9 @@ impl Calendar {
                 let (open, close) = (i64::from(open), i64::from(close));
                 let mut minute = open;
                 while minute + self.slot_duration_mins <= close {
-                    let local = day.and_hms_opt(0, 0, 0).map(|m| m + Duration::minutes(minute));
+                    let local = day
+                        .and_hms_opt(0, 0, 0)
+                        .map(|m| m + Duration::minutes(minute));
                     if let Some(at) = local.and_then(|l| tz.from_local_datetime(&l).earliest()) {
                         starts.push(at.with_timezone(&Utc));
                     }
@@ -201,7 +203,9 @@ pub(crate) fn validate_slot(
     check: &SlotCheck<'_>,
 ) -> Result<DateTime<Utc>, GhlError> {
     let parsed = parse_offset_time(start_time).ok_or_else(|| {
-        GhlError::Unprocessable(vec!["startTime must be a valid ISO 8601 date string".into()])
+        GhlError::Unprocessable(vec![
+            "startTime must be a valid ISO 8601 date string".into(),
+        ])
     })?;
     let start = parsed.with_timezone(&Utc);
     // A UTC-normalised or otherwise re-formatted slot is a different string: rejected.
@@ -288,10 +292,8 @@ pub(crate) async fn free_slots(
             .parse()
             .map_err(|_| GhlError::BadRequest(format!("Invalid timezone: {name}")))?,
     };
-    let user_filter: Option<Vec<String>> = query
-        .get("userId")
-        .map(|u| vec![u.clone()])
-        .or_else(|| {
+    let user_filter: Option<Vec<String>> =
+        query.get("userId").map(|u| vec![u.clone()]).or_else(|| {
             query
                 .get("userIds")
                 .map(|u| u.split(',').map(str::to_owned).collect())
@@ -347,10 +349,16 @@ fn epoch_ms(
     match query.get(key).map(|v| v.trim()) {
         None | Some("") => {
             problems.push(format!("{key} should not be empty"));
-            problems.push(format!("{key} must be a number conforming to the specified constraints"));
+            problems.push(format!(
+                "{key} must be a number conforming to the specified constraints"
+            ));
             None
         }
-        Some(text) => match text.parse::<i64>().ok().and_then(DateTime::from_timestamp_millis) {
+        Some(text) => match text
+            .parse::<i64>()
+            .ok()
+            .and_then(DateTime::from_timestamp_millis)
+        {
             Some(at) => Some(at),
             None => {
                 problems.push(format!(

@@ -153,9 +153,10 @@ pub(crate) async fn upsert_contact(
         },
     };
     if let Some(e) = &email
-        && !e.contains('@') {
-            problems.push("email must be an email".into());
-        }
+        && !e.contains('@')
+    {
+        problems.push("email must be an email".into());
+    }
     let Some(location_id) = location_id else {
         return Err(GhlError::Unprocessable(problems));
     };
@@ -172,7 +173,9 @@ pub(crate) async fn upsert_contact(
     let now = app.now();
     let mut world = app.world();
     let existing = world.ghl.contacts.iter().position(|c| {
-        email.as_ref().is_some_and(|e| c.email.as_deref() == Some(e.as_str()))
+        email
+            .as_ref()
+            .is_some_and(|e| c.email.as_deref() == Some(e.as_str()))
             || phone.as_ref().is_some_and(|p| {
                 c.phone.as_deref().map(phone_key) == Some(phone_key(p)) && !phone_key(p).is_empty()
             })
@@ -237,20 +240,21 @@ pub(crate) async fn get_contact(
     Path(contact_id): Path<String>,
 ) -> Result<Json<Value>, GhlError> {
     let world = app.world();
-    let contact = world.ghl.contact(&contact_id).ok_or_else(contact_not_found)?;
+    let contact = world
+        .ghl
+        .contact(&contact_id)
+        .ok_or_else(contact_not_found)?;
     Ok(Json(json!({ "contact": contact.to_json() })))
 }
 
 fn tags_body(body: &Bytes) -> Result<Vec<String>, GhlError> {
     let body = object_body(body)?;
-    body.get("tags")
-        .and_then(string_list)
-        .ok_or_else(|| {
-            GhlError::Unprocessable(vec![
-                "tags should not be empty".into(),
-                "tags must be an array".into(),
-            ])
-        })
+    body.get("tags").and_then(string_list).ok_or_else(|| {
+        GhlError::Unprocessable(vec![
+            "tags should not be empty".into(),
+            "tags must be an array".into(),
+        ])
+    })
 }
 
 /// `POST /contacts/{contactId}/tags` `{"tags": [...]}` → 201 `{"tags": [every tag]}`. Adds to
@@ -341,7 +345,10 @@ pub(crate) async fn list_notes(
     Path(contact_id): Path<String>,
 ) -> Result<Json<Value>, GhlError> {
     let world = app.world();
-    let contact = world.ghl.contact(&contact_id).ok_or_else(contact_not_found)?;
+    let contact = world
+        .ghl
+        .contact(&contact_id)
+        .ok_or_else(contact_not_found)?;
     let notes: Vec<Value> = contact
         .notes
         .iter()

@@ -292,8 +292,12 @@ pub(crate) fn object_body(bytes: &Bytes) -> Result<Map<String, Value>, GhlError>
     }
     match serde_json::from_slice::<Value>(bytes) {
         Ok(Value::Object(map)) => Ok(map),
-        Ok(_) => Err(GhlError::BadRequest("Request body must be a JSON object".into())),
-        Err(e) => Err(GhlError::BadRequest(format!("Unexpected token in JSON: {e}"))),
+        Ok(_) => Err(GhlError::BadRequest(
+            "Request body must be a JSON object".into(),
+        )),
+        Err(e) => Err(GhlError::BadRequest(format!(
+            "Unexpected token in JSON: {e}"
+        ))),
     }
 }
 

@@ -42,7 +42,10 @@ pub(crate) async fn pay_page(
     let Some(pref) = world.mp.preference(&id) else {
         return (
             StatusCode::NOT_FOUND,
-            page("Link no encontrado", "<h1>Algo anduvo mal</h1><p>Este link de pago no existe.</p>"),
+            page(
+                "Link no encontrado",
+                "<h1>Algo anduvo mal</h1><p>Este link de pago no existe.</p>",
+            ),
         );
     };
     let items: String = pref

@@ -99,7 +99,10 @@ impl Payment {
             ("id", raw(&self.id)),
             ("date_created", raw(&date(Some(self.date_created)))),
             ("date_approved", raw(&date(self.date_approved))),
-            ("date_last_updated", raw(&date(Some(self.date_last_updated)))),
+            (
+                "date_last_updated",
+                raw(&date(Some(self.date_last_updated))),
+            ),
             ("date_of_expiration", raw(&Value::Null)),
             ("money_release_date", raw(&date(self.money_release_date()))),
             ("money_release_status", raw(&Value::Null)),
@@ -118,7 +121,10 @@ impl Payment {
             ("payer", raw(&self.payer)),
             ("metadata", self.metadata.clone()),
             ("additional_info", raw(&json!({}))),
-            ("order", raw(&json!({ "id": self.order_id, "type": "mercadopago" }))),
+            (
+                "order",
+                raw(&json!({ "id": self.order_id, "type": "mercadopago" })),
+            ),
             ("external_reference", raw(&self.external_reference)),
             ("transaction_amount", money(self.amount)),
             ("transaction_amount_refunded", money(self.refunded)),
@@ -139,7 +145,10 @@ impl Payment {
             ("refunds", raw(&json!([]))),
             ("notification_url", raw(&self.notification_url)),
             ("statement_descriptor", raw(&self.statement_descriptor)),
-            ("point_of_interaction", raw(&json!({ "type": "UNSPECIFIED" }))),
+            (
+                "point_of_interaction",
+                raw(&json!({ "type": "UNSPECIFIED" })),
+            ),
         ];
         pairs.into_iter().map(|(k, v)| (k.to_owned(), v)).collect()
     }
@@ -247,7 +256,11 @@ pub(crate) async fn pay(
             amount,
             refunded: Decimal::ZERO,
             currency_id,
-            description: pref.items.first().map(|i| i.title.clone()).unwrap_or_default(),
+            description: pref
+                .items
+                .first()
+                .map(|i| i.title.clone())
+                .unwrap_or_default(),
             payment_method_id: if cash { "pagoefectivo_atm" } else { "visa" }.to_owned(),
             payment_type_id: if cash { "atm" } else { "credit_card" }.to_owned(),
             date_created: now,
@@ -294,7 +307,11 @@ fn payer(from_preference: Option<Value>) -> Value {
     };
     let identification = given
         .get("identification")
-        .filter(|i| i.get("number").and_then(Value::as_str).is_some_and(|n| !n.is_empty()))
+        .filter(|i| {
+            i.get("number")
+                .and_then(Value::as_str)
+                .is_some_and(|n| !n.is_empty())
+        })
         .cloned()
         .unwrap_or_else(|| json!({ "type": "DNI", "number": "12345678" }));
     json!({
@@ -310,7 +327,8 @@ fn payer(from_preference: Option<Value>) -> Value {
 
 fn payment_not_found() -> MpError {
     let mut err = MpError::new(StatusCode::NOT_FOUND, "not_found", "Payment not found");
-    err.cause = vec![json!({ "code": 2000, "description": "Payment not found", "data": Value::Null })];
+    err.cause =
+        vec![json!({ "code": 2000, "description": "Payment not found", "data": Value::Null })];
     err
 }
 
@@ -392,9 +410,8 @@ pub(crate) async fn search_payments(
         })
         .filter(|p| {
             window.as_ref().is_none_or(|(field, begin, end)| {
-                p.date_field(field).is_some_and(|d| {
-                    begin.is_none_or(|b| d >= b) && end.is_none_or(|e| d <= e)
-                })
+                p.date_field(field)
+                    .is_some_and(|d| begin.is_none_or(|b| d >= b) && end.is_none_or(|e| d <= e))
             })
         })
         .collect();

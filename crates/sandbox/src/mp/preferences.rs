@@ -124,8 +124,14 @@ impl Preference {
         out.insert("items".into(), raw(&items));
         out.insert("collector_id".into(), raw(&mp.collector_id));
         out.insert("client_id".into(), raw(&mp.client_id));
-        out.insert("date_created".into(), raw(&mp_date(self.date_created, app.tz)));
-        out.insert("last_updated".into(), raw(&mp_date(self.last_updated, app.tz)));
+        out.insert(
+            "date_created".into(),
+            raw(&mp_date(self.date_created, app.tz)),
+        );
+        out.insert(
+            "last_updated".into(),
+            raw(&mp_date(self.last_updated, app.tz)),
+        );
         out.insert("site_id".into(), raw(SITE_ID));
         out.insert("init_point".into(), raw(&link));
         out.insert("sandbox_init_point".into(), raw(&link));
@@ -200,7 +206,10 @@ fn defaults() -> RawMap {
         ),
         ("processing_modes", Value::Null),
         ("redirect_urls", empty_urls),
-        ("shipments", serde_json::json!({ "default_shipping_method": null })),
+        (
+            "shipments",
+            serde_json::json!({ "default_shipping_method": null }),
+        ),
         ("statement_descriptor", Value::Null),
     ];
     pairs
@@ -242,8 +251,8 @@ fn items_error(message: &str) -> MpError {
 
 fn check_items(fields: &RawMap) -> Result<Vec<Item>, MpError> {
     let raw_items = field(fields, "items").ok_or_else(|| items_error("items needed"))?;
-    let list: Vec<Box<RawValue>> = serde_json::from_str(raw_items.get())
-        .map_err(|_| items_error("items must be an array"))?;
+    let list: Vec<Box<RawValue>> =
+        serde_json::from_str(raw_items.get()).map_err(|_| items_error("items must be an array"))?;
     if list.is_empty() {
         return Err(items_error("items needed"));
     }
@@ -310,11 +319,18 @@ fn check_string(fields: &RawMap, key: &str, error: &str) -> Result<Option<String
     }
 }
 
-fn check_date(fields: &RawMap, key: &str, error: &str) -> Result<Option<DateTime<FixedOffset>>, MpError> {
+fn check_date(
+    fields: &RawMap,
+    key: &str,
+    error: &str,
+) -> Result<Option<DateTime<FixedOffset>>, MpError> {
     match check_string(fields, key, error)? {
         None => Ok(None),
         Some(text) => parse_offset_time(&text).map(Some).ok_or_else(|| {
-            MpError::bad_request(error, format!("{key} invalid. Expected ISO-8601 with offset"))
+            MpError::bad_request(
+                error,
+                format!("{key} invalid. Expected ISO-8601 with offset"),
+            )
         }),
     }
 }
@@ -347,7 +363,10 @@ fn check_payment_methods(fields: &RawMap) -> Result<(), MpError> {
     let excludes_account_money = pm
         .get("excluded_payment_methods")
         .and_then(Value::as_array)
-        .is_some_and(|l| l.iter().any(|m| m.get("id") == Some(&Value::from("account_money"))));
+        .is_some_and(|l| {
+            l.iter()
+                .any(|m| m.get("id") == Some(&Value::from("account_money")))
+        });
     if excludes_account_money {
         return Err(MpError::bad_request(
             "invalid_payment_methods",
@@ -359,7 +378,12 @@ fn check_payment_methods(fields: &RawMap) -> Result<(), MpError> {
 
 fn check(fields: &RawMap) -> Result<Checked, MpError> {
     let items = check_items(fields)?;
-    let expires = check_bool(fields, "expires", "invalid_expires", "expires value is not boolean")?;
+    let expires = check_bool(
+        fields,
+        "expires",
+        "invalid_expires",
+        "expires value is not boolean",
+    )?;
     let binary_mode = check_bool(
         fields,
         "binary_mode",
@@ -373,38 +397,40 @@ fn check(fields: &RawMap) -> Result<Checked, MpError> {
             .as_object()
             .is_some_and(|m| m.values().all(|v| v.is_string() || v.is_null()));
         if !all_strings {
-            return Err(MpError::bad_request("invalid_back_urls", "back_urls invalid"));
+            return Err(MpError::bad_request(
+                "invalid_back_urls",
+                "back_urls invalid",
+            ));
         }
     }
     if let Some(auto_return) = check_string(fields, "auto_return", "invalid_auto_return")?
-        && !auto_return.is_empty() {
-            if !matches!(auto_return.as_str(), "approved" | "all") {
-                return Err(MpError::bad_request(
-                    "invalid_auto_return",
-                    "auto_return invalid. Allowed values: approved, all",
-                ));
-            }
-            let has_success = back_urls
-                .as_ref()
-                .and_then(|u| u.get("success"))
-                .and_then(Value::as_str)
-                .is_some_and(|s| !s.trim().is_empty());
-            if !has_success {
-                return Err(MpError::bad_request(
-                    "invalid_auto_return",
-                    "auto_return invalid. back_url.success must be defined",
-                ));
-            }
+        && !auto_return.is_empty()
+    {
+        if !matches!(auto_return.as_str(), "approved" | "all") {
+            return Err(MpError::bad_request(
+                "invalid_auto_return",
+                "auto_return invalid. Allowed values: approved, all",
+            ));
         }
+        let has_success = back_urls
+            .as_ref()
+            .and_then(|u| u.get("success"))
+            .and_then(Value::as_str)
+            .is_some_and(|s| !s.trim().is_empty());
+        if !has_success {
+            return Err(MpError::bad_request(
+                "invalid_auto_return",
+                "auto_return invalid. back_url.success must be defined",
+            ));
+        }
+    }
 
     check_payment_methods(fields)?;
 
-    let notification_url =
-        check_string(fields, "notification_url", "invalid_notification_url")?;
+    let notification_url = check_string(fields, "notification_url", "invalid_notification_url")?;
     if let Some(url) = &notification_url {
         let valid = url.chars().count() <= 248
-            && url::Url::parse(url)
-                .is_ok_and(|u| u.scheme() == "https" && u.host_str().is_some());
+            && url::Url::parse(url).is_ok_and(|u| u.scheme() == "https" && u.host_str().is_some());
         if !valid {
             return Err(MpError::bad_request(
                 "invalid_notification_url",
@@ -417,7 +443,8 @@ fn check(fields: &RawMap) -> Result<Checked, MpError> {
         check_string(fields, "external_reference", "invalid_external_reference")?;
     if let Some(r) = &external_reference {
         let valid = r.len() <= 64
-            && r.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+            && r.chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
         if !valid {
             return Err(MpError::bad_request(
                 "invalid_external_reference",
@@ -426,31 +453,41 @@ fn check(fields: &RawMap) -> Result<Checked, MpError> {
         }
     }
 
-    if let Some(d) = check_string(fields, "statement_descriptor", "invalid_statement_descriptor")?
-        && d.chars().count() > 16 {
-            return Err(MpError::bad_request(
-                "invalid_statement_descriptor",
-                "statement_descriptor invalid. Up to 16 characters",
-            ));
-        }
+    if let Some(d) = check_string(
+        fields,
+        "statement_descriptor",
+        "invalid_statement_descriptor",
+    )? && d.chars().count() > 16
+    {
+        return Err(MpError::bad_request(
+            "invalid_statement_descriptor",
+            "statement_descriptor invalid. Up to 16 characters",
+        ));
+    }
 
     if let Some(op) = check_string(fields, "operation_type", "invalid_operation_type")?
-        && !matches!(op.as_str(), "regular_payment" | "money_transfer") {
-            return Err(MpError::bad_request(
-                "invalid_operation_type",
-                "operation_type invalid",
-            ));
-        }
+        && !matches!(op.as_str(), "regular_payment" | "money_transfer")
+    {
+        return Err(MpError::bad_request(
+            "invalid_operation_type",
+            "operation_type invalid",
+        ));
+    }
 
-    let from = check_date(fields, "expiration_date_from", "invalid_expiration_date_from")?;
+    let from = check_date(
+        fields,
+        "expiration_date_from",
+        "invalid_expiration_date_from",
+    )?;
     let to = check_date(fields, "expiration_date_to", "invalid_expiration_date_to")?;
     if let (Some(from), Some(to)) = (from, to)
-        && to < from {
-            return Err(MpError::bad_request(
-                "invalid_expiration_date_to",
-                "expiration_date_to must be after expiration_date_from",
-            ));
-        }
+        && to < from
+    {
+        return Err(MpError::bad_request(
+            "invalid_expiration_date_to",
+            "expiration_date_to must be after expiration_date_from",
+        ));
+    }
     check_date(fields, "date_of_expiration", "invalid_date")?;
 
     Ok(Checked {
@@ -466,7 +503,10 @@ fn check(fields: &RawMap) -> Result<Checked, MpError> {
 
 fn parse_body(body: &Bytes) -> Result<RawMap, MpError> {
     let mut fields: RawMap = serde_json::from_slice(body).map_err(|_| {
-        MpError::bad_request("bad_request", "Invalid JSON body: a JSON object was expected")
+        MpError::bad_request(
+            "bad_request",
+            "Invalid JSON body: a JSON object was expected",
+        )
     })?;
     for key in COMPUTED {
         fields.remove(key);
@@ -604,7 +644,10 @@ pub(crate) fn paging_param(
     match query.get(key).map(|v| v.trim()).filter(|v| !v.is_empty()) {
         None => Ok(default),
         Some(v) => v.parse().map_err(|_| {
-            MpError::bad_request("bad_request", format!("{key} must be a non-negative integer"))
+            MpError::bad_request(
+                "bad_request",
+                format!("{key} must be a non-negative integer"),
+            )
         }),
     }
 }

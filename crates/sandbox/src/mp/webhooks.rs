@@ -43,7 +43,12 @@ pub fn sign_manifest(secret: &str, manifest: &str) -> String {
 }
 
 /// The whole `x-signature` header value: `ts=<ts>,v1=<hex>`.
-pub fn x_signature(secret: &str, data_id: Option<&str>, request_id: Option<&str>, ts: &str) -> String {
+pub fn x_signature(
+    secret: &str,
+    data_id: Option<&str>,
+    request_id: Option<&str>,
+    ts: &str,
+) -> String {
     let v1 = sign_manifest(secret, &manifest(data_id, request_id, ts));
     format!("ts={ts},v1={v1}")
 }
@@ -103,8 +108,13 @@ pub struct Delivery {
 }
 
 /// The notification URL with MP's query parameters appended to whatever query it has.
-fn with_webhook_query(notification_url: &str, data_id: &str, topic: &str) -> Result<String, String> {
-    let mut url = url::Url::parse(notification_url).map_err(|e| format!("bad notification_url: {e}"))?;
+fn with_webhook_query(
+    notification_url: &str,
+    data_id: &str,
+    topic: &str,
+) -> Result<String, String> {
+    let mut url =
+        url::Url::parse(notification_url).map_err(|e| format!("bad notification_url: {e}"))?;
     url.query_pairs_mut()
         .append_pair("data.id", data_id)
         .append_pair("type", topic);
@@ -180,7 +190,10 @@ pub(crate) async fn deliver_payment(
         ),
         ("x-request-id".to_owned(), request_id),
         ("X-Retry".to_owned(), "0".to_owned()),
-        ("X-Socket-Timeout".to_owned(), SOCKET_TIMEOUT.as_millis().to_string()),
+        (
+            "X-Socket-Timeout".to_owned(),
+            SOCKET_TIMEOUT.as_millis().to_string(),
+        ),
         ("Content-Type".to_owned(), "application/json".to_owned()),
         ("User-Agent".to_owned(), "restclient-node/4.0.0".to_owned()),
     ];
@@ -242,7 +255,11 @@ mod tests {
 
     #[test]
     fn appends_webhook_query_to_an_existing_query() {
-        let url = with_webhook_query("https://x.example/hooks/mp?source_news=webhooks", "42", "payment");
+        let url = with_webhook_query(
+            "https://x.example/hooks/mp?source_news=webhooks",
+            "42",
+            "payment",
+        );
         assert_eq!(
             url.as_deref(),
             Ok("https://x.example/hooks/mp?source_news=webhooks&data.id=42&type=payment")

@@ -48,8 +48,10 @@ impl Fixture {
 
     /// A control-route request.
     pub fn control(&self, method: Method, path: &str) -> RequestBuilder {
-        self.http
-            .request(method, format!("{}/__control{}", self.sandbox.base_url(), path))
+        self.http.request(
+            method,
+            format!("{}/__control{}", self.sandbox.base_url(), path),
+        )
     }
 
     pub fn location_id(&self) -> String {
