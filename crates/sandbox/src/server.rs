@@ -107,9 +107,11 @@ impl Sandbox {
     /// This is how demo mode and tests reach the app's plain-http loopback listener,
     /// just as ngrok forwards in production.
     pub fn add_tunnel(&self, public_base: &str, local_base: &str) {
-        self.app
-            .tunnels()
-            .push(Tunnel::new(public_base, local_base));
+        let tunnel = Tunnel::new(public_base, local_base);
+        let mut tunnels = self.app.tunnels();
+        // Registering a public base again re-points it, as restarting ngrok would.
+        tunnels.retain(|t| t.public_base != tunnel.public_base);
+        tunnels.push(tunnel);
     }
 
     /// Pays a preference as the patient would, then delivers the signed webhook if the

@@ -1,0 +1,241 @@
+//! The public webhook listener over real loopback HTTP, in demo mode: the sandbox pays and
+//! delivers signed notifications through its fake tunnel to the listener.
+
+use desk::events::BroadcastEvents;
+use desk::{CreateBooking, DeskEvent};
+use hmac::{Hmac, Mac};
+use sandbox::{PayRequest, seed};
+use server::Host;
+use sha2::Sha256;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::broadcast;
+
+const MP_PATH: &str = "/api/payments/webhooks/mp/";
+
+struct Running {
+    host: Host,
+    events: broadcast::Receiver<DeskEvent>,
+    http: reqwest::Client,
+    _dir: tempfile::TempDir,
+}
+
+async fn start() -> Running {
+    let dir = tempfile::tempdir().unwrap();
+    let (tx, rx) = broadcast::channel(64);
+    let host = Host::start_demo(
+        dir.path().to_path_buf(),
+        "127.0.0.1:0".parse().unwrap(),
+        Arc::new(BroadcastEvents(tx)),
+    )
+    .await
+    .unwrap();
+    Running {
+        host,
+        events: rx,
+        http: reqwest::Client::new(),
+        _dir: dir,
+    }
+}
+
+fn booking(key: &str, hour: u32) -> CreateBooking {
+    use chrono::{Duration, NaiveTime, TimeZone, Utc};
+    let tz = chrono_tz::America::Lima;
+    let day = Utc::now().with_timezone(&tz).date_naive() + Duration::days(1);
+    let at = |m: u32| {
+        tz.from_local_datetime(&day.and_time(NaiveTime::from_hms_opt(hour, m, 0).unwrap()))
+            .unwrap()
+            .with_timezone(&Utc)
+    };
+    CreateBooking {
+        idempotency_key: key.into(),
+        calendar_id: seed::CONSULTA_GENERAL_CALENDAR_ID.into(),
+        patient_name: "Juan Pérez".into(),
+        patient_phone: None,
+        contact_id: None,
+        starts_at: at(0),
+        ends_at: at(30),
+        amount: "120.50".into(),
+        description: "Consulta".into(),
+        source: "desk".into(),
+    }
+}
+
+fn sign(secret: &str, data_id: &str, request_id: &str, ts: &str) -> String {
+    let manifest = format!("id:{data_id};request-id:{request_id};ts:{ts};");
+    let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).unwrap();
+    mac.update(manifest.as_bytes());
+    format!("ts={ts},v1={}", hex::encode(mac.finalize().into_bytes()))
+}
+
+async fn inbox(r: &Running) -> (i64, i64) {
+    r.host.desk.store().inbox_counts().await.unwrap()
+}
+
+async fn wait_for_status(r: &mut Running, charge_id: &str, status: &str) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    loop {
+        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+        match tokio::time::timeout(left, r.events.recv()).await {
+            Ok(Ok(DeskEvent::ChargeUpdated { charge_id: c, status: s, .. }))
+                if c == charge_id && s == status =>
+            {
+                return;
+            }
+            Ok(Ok(_)) => continue,
+            other => panic!("no {status} event for {charge_id}: {other:?}"),
+        }
+    }
+}
+
+#[tokio::test]
+async fn healthz_answers_when_the_database_does() {
+    let r = start().await;
+    let resp = r.http.get(format!("{}/healthz", r.host.listener_url)).send().await.unwrap();
+    assert_eq!(resp.status(), 200);
+}
+
+#[tokio::test]
+async fn only_the_webhook_paths_and_healthz_exist() {
+    let r = start().await;
+    for path in ["/", "/api/appointments/create/", "/admin", "/api/payments/webhooks/mp"] {
+        let resp = r.http.post(format!("{}{path}", r.host.listener_url)).send().await.unwrap();
+        assert_eq!(resp.status(), 404, "{path}");
+    }
+}
+
+#[tokio::test]
+async fn an_unsigned_or_forged_delivery_is_401_and_stores_nothing() {
+    let r = start().await;
+    let url = format!("{}{MP_PATH}?data.id=123&type=payment", r.host.listener_url);
+    let body = r#"{"type":"payment","data":{"id":"123"}}"#;
+    let unsigned = r.http.post(&url).body(body).send().await.unwrap();
+    assert_eq!(unsigned.status(), 401);
+    let forged = r
+        .http
+        .post(&url)
+        .header("x-signature", sign("not-the-secret", "123", "rid-1", "1742505638"))
+        .header("x-request-id", "rid-1")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(forged.status(), 401);
+    let text = forged.text().await.unwrap();
+    assert!(!text.contains("secret") && text.len() < 100, "no internals in {text}");
+    assert_eq!(inbox(&r).await, (0, 0));
+}
+
+#[tokio::test]
+async fn a_body_over_the_limit_is_413() {
+    let r = start().await;
+    let secret = r.host.sandbox.as_ref().unwrap().config().mp_webhook_secret.clone();
+    let url = format!("{}{MP_PATH}?data.id=1&type=payment", r.host.listener_url);
+    let resp = r
+        .http
+        .post(&url)
+        .header("x-signature", sign(&secret, "1", "rid", "1742505638"))
+        .header("x-request-id", "rid")
+        .body(vec![b' '; 300 * 1024])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 413);
+    assert_eq!(inbox(&r).await, (0, 0));
+}
+
+#[tokio::test]
+async fn malformed_json_with_a_valid_signature_is_400() {
+    let r = start().await;
+    let secret = r.host.sandbox.as_ref().unwrap().config().mp_webhook_secret.clone();
+    let url = format!("{}{MP_PATH}?data.id=1&type=payment", r.host.listener_url);
+    let resp = r
+        .http
+        .post(&url)
+        .header("x-signature", sign(&secret, "1", "rid", "1742505638"))
+        .header("x-request-id", "rid")
+        .body("{not json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 400);
+    assert_eq!(inbox(&r).await, (0, 0));
+}
+
+#[tokio::test]
+async fn the_ghl_path_answers_501_until_ghl_webhooks_are_processed() {
+    let r = start().await;
+    let url = format!("{}/api/appointments/webhooks/ghl/appointments/", r.host.listener_url);
+    let resp = r.http.post(url).body("{}").send().await.unwrap();
+    assert_eq!(resp.status(), 501);
+}
+
+#[tokio::test]
+async fn a_paid_link_turns_the_charge_paid_through_the_listener() {
+    let mut r = start().await;
+    let view = r.host.desk.create_booking(booking("k-paid", 10)).await.unwrap();
+    let charge = r.host.desk.charge(&view.charge.unwrap().id).await.unwrap();
+    let sandbox = r.host.sandbox.as_ref().unwrap();
+    let outcome = sandbox
+        .pay_preference(charge.preference_id.as_deref().unwrap(), PayRequest::default())
+        .await
+        .unwrap();
+    assert_eq!(outcome.delivery_status, Some(200), "stored, then answered 200");
+    wait_for_status(&mut r, &charge.id, "paid").await;
+    let paid = r.host.desk.charge(&charge.id).await.unwrap();
+    assert_eq!(paid.status, desk::ChargeStatus::Paid);
+    assert_eq!(inbox(&r).await, (1, 1));
+}
+
+#[tokio::test]
+async fn a_replayed_delivery_is_stored_once_and_changes_nothing() {
+    let mut r = start().await;
+    let view = r.host.desk.create_booking(booking("k-replay", 11)).await.unwrap();
+    let charge = r.host.desk.charge(&view.charge.unwrap().id).await.unwrap();
+    let sandbox = r.host.sandbox.as_ref().unwrap();
+    sandbox
+        .pay_preference(charge.preference_id.as_deref().unwrap(), PayRequest::default())
+        .await
+        .unwrap();
+    wait_for_status(&mut r, &charge.id, "paid").await;
+    let paid = r.host.desk.charge(&charge.id).await.unwrap();
+
+    let sent = r.host.sandbox.as_ref().unwrap().deliveries().pop().unwrap();
+    let target = sent.delivered_to.clone().unwrap();
+    for _ in 0..3 {
+        let mut replay = r.http.post(&target).body(sent.body.clone());
+        for (k, v) in &sent.headers {
+            replay = replay.header(k, v);
+        }
+        assert_eq!(replay.send().await.unwrap().status(), 200);
+    }
+    r.host.desk.drain_inbox().await.unwrap();
+    assert_eq!(inbox(&r).await, (1, 1), "the same delivery is stored once");
+    let after = r.host.desk.charge(&charge.id).await.unwrap();
+    assert_eq!(after.version, paid.version, "nothing changed");
+}
+
+#[tokio::test]
+async fn a_legacy_ipn_is_accepted_and_only_triggers_a_reread() {
+    let mut r = start().await;
+    let view = r.host.desk.create_booking(booking("k-ipn", 12)).await.unwrap();
+    let charge = r.host.desk.charge(&view.charge.unwrap().id).await.unwrap();
+    let sandbox = r.host.sandbox.as_ref().unwrap();
+    // Pay with no delivery reaching us: the tunnel is replaced by a dead end first.
+    sandbox.add_tunnel(server::host::DEMO_PUBLIC_URL, "http://127.0.0.1:9");
+    let paid = sandbox
+        .pay_preference(charge.preference_id.as_deref().unwrap(), PayRequest::default())
+        .await
+        .unwrap();
+    assert_eq!(paid.delivery_status, None);
+    let url = format!(
+        "{}{MP_PATH}?topic=payment&id={}",
+        r.host.listener_url, paid.payment_id
+    );
+    // Sent twice within a minute: one re-read.
+    for _ in 0..2 {
+        assert_eq!(r.http.post(&url).send().await.unwrap().status(), 200);
+    }
+    wait_for_status(&mut r, &charge.id, "paid").await;
+    assert_eq!(inbox(&r).await.0, 1);
+}

@@ -1,0 +1,177 @@
+//! Pins the UI contract on Tauri's mock runtime: command names, camelCase argument names,
+//! result shapes and the error JSON `{code, message, details?}`. Runs in demo mode.
+
+use desk::events::NoEvents;
+use desk::secrets::MemorySecrets;
+use mostrador_lib::state::AppState;
+use serde_json::{Value, json};
+use std::sync::Arc;
+use tauri::Manager;
+use tauri::ipc::{CallbackFn, InvokeBody};
+use tauri::test::{INVOKE_KEY, MockRuntime, get_ipc_response, mock_builder};
+use tauri::webview::{InvokeRequest, WebviewWindow};
+
+struct App {
+    _app: tauri::App<MockRuntime>,
+    window: WebviewWindow<MockRuntime>,
+    _dir: tempfile::TempDir,
+}
+
+fn app() -> App {
+    let dir = tempfile::tempdir().unwrap();
+    let app = mostrador_lib::with_commands(mock_builder())
+        .build(tauri::generate_context!())
+        .unwrap();
+    app.manage(AppState::new(
+        dir.path().to_path_buf(),
+        Arc::new(NoEvents),
+        Arc::new(MemorySecrets::default()),
+    ));
+    let window = tauri::WebviewWindowBuilder::new(&app, "main", Default::default())
+        .build()
+        .unwrap();
+    App {
+        _app: app,
+        window,
+        _dir: dir,
+    }
+}
+
+fn invoke(app: &App, cmd: &str, args: Value) -> Result<Value, Value> {
+    invoke_from(app, "tauri://localhost", cmd, args)
+}
+
+fn invoke_from(app: &App, origin: &str, cmd: &str, args: Value) -> Result<Value, Value> {
+    get_ipc_response(
+        &app.window,
+        InvokeRequest {
+            cmd: cmd.into(),
+            callback: CallbackFn(0),
+            error: CallbackFn(1),
+            url: origin.parse().unwrap(),
+            body: InvokeBody::Json(args),
+            headers: Default::default(),
+            invoke_key: INVOKE_KEY.to_string(),
+        },
+    )
+    .map(|body| body.deserialize::<Value>().unwrap())
+}
+
+fn tomorrow() -> String {
+    let tz = chrono_tz::America::Lima;
+    (chrono::Utc::now().with_timezone(&tz).date_naive() + chrono::Duration::days(1))
+        .format("%Y-%m-%d")
+        .to_string()
+}
+
+fn booking_request(key: &str, start: &str, end: &str, amount: &str) -> Value {
+    json!({ "request": {
+        "idempotencyKey": key,
+        "calendarId": sandbox::seed::CONSULTA_GENERAL_CALENDAR_ID,
+        "patientName": "Ana Torres",
+        "patientPhone": null,
+        "date": tomorrow(),
+        "startTime": start,
+        "endTime": end,
+        "amount": amount,
+        "description": "Consulta"
+    }})
+}
+
+#[test]
+fn app_status_reports_demo_mode_in_camel_case() {
+    let app = app();
+    let status = invoke(&app, "app_status", json!({})).unwrap();
+    assert_eq!(status["demo"], json!(true));
+    assert_eq!(status["timezone"], json!("America/Lima"));
+    assert_eq!(status["currency"], json!("PEN"));
+    assert!(status["clinicName"].is_string());
+    assert!(status["listenerUrl"].as_str().unwrap().starts_with("http://127.0.0.1:"));
+}
+
+#[test]
+fn list_calendars_returns_id_name_and_slot_minutes() {
+    let app = app();
+    let cals = invoke(&app, "list_calendars", json!({})).unwrap();
+    let first = &cals.as_array().unwrap()[0];
+    assert!(first["id"].is_string() && first["name"].is_string());
+    assert!(first["slotMinutes"].as_u64().unwrap() > 0);
+}
+
+#[test]
+fn create_booking_takes_a_camel_case_request_and_returns_the_view() {
+    let app = app();
+    let view = invoke(&app, "create_booking", booking_request("k1", "10:00", "10:30", "80.00")).unwrap();
+    assert_eq!(view["localStart"], json!("10:00"));
+    assert_eq!(view["localEnd"], json!("10:30"));
+    assert_eq!(view["localDate"], json!(tomorrow()));
+    assert!(view["ghlId"].is_string());
+    assert_eq!(view["charge"]["amount"], json!("80.00"));
+    assert_eq!(view["charge"]["status"], json!("open"));
+    assert!(view["charge"]["paymentLink"].is_string());
+
+    let day = invoke(&app, "list_bookings", json!({ "day": tomorrow() })).unwrap();
+    assert_eq!(day.as_array().unwrap().len(), 1);
+    assert_eq!(day[0]["id"], view["id"]);
+}
+
+#[test]
+fn a_validation_error_is_code_message_and_field() {
+    let app = app();
+    let err = invoke(&app, "create_booking", booking_request("k2", "10:00", "10:30", "0")).unwrap_err();
+    assert_eq!(err["code"], json!("VALIDATION"));
+    assert_eq!(err["details"], json!({ "field": "amount" }));
+    assert!(err["message"].is_string());
+    assert_eq!(err.as_object().unwrap().len(), 3, "exactly code, message, details: {err}");
+
+    let err = invoke(&app, "create_booking", booking_request("k3", "10:30", "10:00", "80")).unwrap_err();
+    assert_eq!(err["details"]["field"], json!("endTime"));
+    let err = invoke(&app, "list_bookings", json!({ "day": "28/11/2026" })).unwrap_err();
+    assert_eq!(err["code"], json!("VALIDATION"));
+}
+
+#[test]
+fn an_unknown_charge_is_not_found_without_details() {
+    let app = app();
+    let err = invoke(&app, "charge_qr", json!({ "chargeId": "nope" })).unwrap_err();
+    assert_eq!(err["code"], json!("NOT_FOUND"));
+    assert!(err.get("details").is_none());
+}
+
+#[test]
+fn arguments_must_use_the_ui_camel_case_names() {
+    let app = app();
+    // `charge_id` is not how the UI names it: Tauri refuses before the command runs.
+    let err = invoke(&app, "charge_qr", json!({ "charge_id": "x" })).unwrap_err();
+    assert!(err.get("code").is_none(), "refused by Tauri, not by the command: {err}");
+    assert!(invoke(&app, "no_such_command", json!({})).is_err());
+}
+
+#[test]
+fn a_page_from_elsewhere_may_not_call_commands() {
+    let app = app();
+    let err = invoke_from(&app, "https://example.com", "app_status", json!({})).unwrap_err();
+    assert!(err.as_str().unwrap().contains("not allowed"), "{err}");
+}
+
+#[test]
+fn the_qr_then_a_simulated_payment_turns_the_charge_paid() {
+    let app = app();
+    let view = invoke(&app, "create_booking", booking_request("k4", "11:00", "11:30", "80.00")).unwrap();
+    let charge_id = view["charge"]["id"].as_str().unwrap().to_string();
+    let qr = invoke(&app, "charge_qr", json!({ "chargeId": charge_id })).unwrap();
+    assert!(qr["svg"].as_str().unwrap().contains("<svg"));
+    assert_eq!(qr["amount"], json!("80.00"));
+    assert_eq!(qr["status"], json!("open"));
+
+    assert_eq!(invoke(&app, "simulate_payment", json!({ "chargeId": charge_id })).unwrap(), Value::Null);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    loop {
+        let qr = invoke(&app, "charge_qr", json!({ "chargeId": charge_id })).unwrap();
+        if qr["status"] == json!("paid") {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "still {}", qr["status"]);
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+}
