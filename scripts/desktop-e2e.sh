@@ -4,8 +4,8 @@
 #
 #   bash scripts/desktop-e2e.sh          # from the repo root (or anywhere)
 #
-# Idempotent: installs only what is missing (Debian packages, tauri-driver), builds the app only if
-# its binary is absent (set DESKTOP_E2E_REBUILD=1 to rebuild it anyway). Environment:
+# Idempotent: installs only what is missing (Debian packages, tauri-driver) and rebuilds the UI and
+# the app (quick when unchanged; DESKTOP_E2E_NO_BUILD=1 skips it). Environment:
 #   CARGO_TARGET_DIR  where the app is built (default /var/tmp/mostrador-target)
 #   TEST_OUTPUT_DIR   screenshots and logs (default <repo>/test-output/desktop)
 # Output: screenshots (*.png), app.log (the app's stderr), tauri-driver.log, in TEST_OUTPUT_DIR.
@@ -135,13 +135,13 @@ if ! command -v tauri-driver >/dev/null 2>&1; then
   command -v tauri-driver >/dev/null 2>&1 || die "tauri-driver is still not on PATH after cargo install"
 fi
 
-if [ ! -x "$APP_BIN" ] || [ "${DESKTOP_E2E_REBUILD:-0}" = "1" ]; then
-  if [ ! -f "$REPO/ui/dist/index.html" ]; then
-    say "building the UI (ui/dist is missing)"
-    (cd "$REPO/ui" && npm ci --no-audit --no-fund && npm run build)
-  fi
-  say "building the app (cargo build -p mostrador, CARGO_TARGET_DIR=$CARGO_TARGET_DIR)"
-  (cd "$REPO" && cargo build -p mostrador)
+if [ "${DESKTOP_E2E_NO_BUILD:-0}" != "1" ]; then
+  # Always (re)build: cargo and vite are quick when nothing changed, and a stale binary
+  # would test yesterday's app.
+  # shellcheck source=scripts/lib.sh
+  . "$REPO/scripts/lib.sh"
+  ensure_ui
+  build_app
 fi
 [ -x "$APP_BIN" ] || die "the app binary $APP_BIN is missing after the build"
 

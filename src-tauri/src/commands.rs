@@ -69,7 +69,9 @@ pub async fn app_status(state: State<'_, AppState>) -> Result<AppStatus, Command
 }
 
 #[tauri::command]
-pub async fn list_calendars(state: State<'_, AppState>) -> Result<Vec<CalendarOption>, CommandError> {
+pub async fn list_calendars(
+    state: State<'_, AppState>,
+) -> Result<Vec<CalendarOption>, CommandError> {
     let host = state.host().await?;
     let calendars = host.desk.calendars().await?;
     Ok(calendars

@@ -21,7 +21,8 @@ mod tests {
 
     #[test]
     fn qr_svg_scales_and_carries_no_inline_style() {
-        let svg = svg_for("https://www.mercadopago.com.pe/checkout/v1/redirect?pref_id=1-abc").unwrap();
+        let svg =
+            svg_for("https://www.mercadopago.com.pe/checkout/v1/redirect?pref_id=1-abc").unwrap();
         assert!(svg.contains("viewBox"));
         assert!(svg.contains("<svg"));
         assert!(!svg.contains("style"));

@@ -54,7 +54,8 @@ pub fn resolve(data_dir: PathBuf, keychain: &dyn SecretStore) -> Result<Mode, St
     };
     let timezone = match env("CLINIC_TIMEZONE") {
         Some(tz) => Some(
-            chrono_tz::Tz::from_str(&tz).map_err(|_| format!("CLINIC_TIMEZONE is unknown: {tz}"))?,
+            chrono_tz::Tz::from_str(&tz)
+                .map_err(|_| format!("CLINIC_TIMEZONE is unknown: {tz}"))?,
         ),
         None => None,
     };

@@ -20,7 +20,11 @@ pub struct AppState {
 }
 
 impl AppState {
-    pub fn new(data_dir: PathBuf, events: Arc<dyn EventSink>, secrets: Arc<dyn SecretStore>) -> Self {
+    pub fn new(
+        data_dir: PathBuf,
+        events: Arc<dyn EventSink>,
+        secrets: Arc<dyn SecretStore>,
+    ) -> Self {
         Self {
             host: OnceCell::new(),
             data_dir,

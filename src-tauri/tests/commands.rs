@@ -86,7 +86,12 @@ fn app_status_reports_demo_mode_in_camel_case() {
     assert_eq!(status["timezone"], json!("America/Lima"));
     assert_eq!(status["currency"], json!("PEN"));
     assert!(status["clinicName"].is_string());
-    assert!(status["listenerUrl"].as_str().unwrap().starts_with("http://127.0.0.1:"));
+    assert!(
+        status["listenerUrl"]
+            .as_str()
+            .unwrap()
+            .starts_with("http://127.0.0.1:")
+    );
 }
 
 #[test]
@@ -101,7 +106,12 @@ fn list_calendars_returns_id_name_and_slot_minutes() {
 #[test]
 fn create_booking_takes_a_camel_case_request_and_returns_the_view() {
     let app = app();
-    let view = invoke(&app, "create_booking", booking_request("k1", "10:00", "10:30", "80.00")).unwrap();
+    let view = invoke(
+        &app,
+        "create_booking",
+        booking_request("k1", "10:00", "10:30", "80.00"),
+    )
+    .unwrap();
     assert_eq!(view["localStart"], json!("10:00"));
     assert_eq!(view["localEnd"], json!("10:30"));
     assert_eq!(view["localDate"], json!(tomorrow()));
@@ -118,13 +128,27 @@ fn create_booking_takes_a_camel_case_request_and_returns_the_view() {
 #[test]
 fn a_validation_error_is_code_message_and_field() {
     let app = app();
-    let err = invoke(&app, "create_booking", booking_request("k2", "10:00", "10:30", "0")).unwrap_err();
+    let err = invoke(
+        &app,
+        "create_booking",
+        booking_request("k2", "10:00", "10:30", "0"),
+    )
+    .unwrap_err();
     assert_eq!(err["code"], json!("VALIDATION"));
     assert_eq!(err["details"], json!({ "field": "amount" }));
     assert!(err["message"].is_string());
-    assert_eq!(err.as_object().unwrap().len(), 3, "exactly code, message, details: {err}");
+    assert_eq!(
+        err.as_object().unwrap().len(),
+        3,
+        "exactly code, message, details: {err}"
+    );
 
-    let err = invoke(&app, "create_booking", booking_request("k3", "10:30", "10:00", "80")).unwrap_err();
+    let err = invoke(
+        &app,
+        "create_booking",
+        booking_request("k3", "10:30", "10:00", "80"),
+    )
+    .unwrap_err();
     assert_eq!(err["details"]["field"], json!("endTime"));
     let err = invoke(&app, "list_bookings", json!({ "day": "28/11/2026" })).unwrap_err();
     assert_eq!(err["code"], json!("VALIDATION"));
@@ -143,7 +167,10 @@ fn arguments_must_use_the_ui_camel_case_names() {
     let app = app();
     // `charge_id` is not how the UI names it: Tauri refuses before the command runs.
     let err = invoke(&app, "charge_qr", json!({ "charge_id": "x" })).unwrap_err();
-    assert!(err.get("code").is_none(), "refused by Tauri, not by the command: {err}");
+    assert!(
+        err.get("code").is_none(),
+        "refused by Tauri, not by the command: {err}"
+    );
     assert!(invoke(&app, "no_such_command", json!({})).is_err());
 }
 
@@ -157,21 +184,33 @@ fn a_page_from_elsewhere_may_not_call_commands() {
 #[test]
 fn the_qr_then_a_simulated_payment_turns_the_charge_paid() {
     let app = app();
-    let view = invoke(&app, "create_booking", booking_request("k4", "11:00", "11:30", "80.00")).unwrap();
+    let view = invoke(
+        &app,
+        "create_booking",
+        booking_request("k4", "11:00", "11:30", "80.00"),
+    )
+    .unwrap();
     let charge_id = view["charge"]["id"].as_str().unwrap().to_string();
     let qr = invoke(&app, "charge_qr", json!({ "chargeId": charge_id })).unwrap();
     assert!(qr["svg"].as_str().unwrap().contains("<svg"));
     assert_eq!(qr["amount"], json!("80.00"));
     assert_eq!(qr["status"], json!("open"));
 
-    assert_eq!(invoke(&app, "simulate_payment", json!({ "chargeId": charge_id })).unwrap(), Value::Null);
+    assert_eq!(
+        invoke(&app, "simulate_payment", json!({ "chargeId": charge_id })).unwrap(),
+        Value::Null
+    );
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
     loop {
         let qr = invoke(&app, "charge_qr", json!({ "chargeId": charge_id })).unwrap();
         if qr["status"] == json!("paid") {
             break;
         }
-        assert!(std::time::Instant::now() < deadline, "still {}", qr["status"]);
+        assert!(
+            std::time::Instant::now() < deadline,
+            "still {}",
+            qr["status"]
+        );
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
 }

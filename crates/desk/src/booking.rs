@@ -113,7 +113,11 @@ impl Desk {
     /// Books an appointment and opens its payment link (DESIGN §4, "Booking with payment").
     pub async fn create_booking(&self, req: CreateBooking) -> Result<BookingView, DeskError> {
         let (money, calendar) = self.validate(&req).await?;
-        if let Some(existing) = self.store.booking_by_idempotency_key(&req.idempotency_key).await? {
+        if let Some(existing) = self
+            .store
+            .booking_by_idempotency_key(&req.idempotency_key)
+            .await?
+        {
             return self.view_of(&existing).await;
         }
         let (mut booking, mut charge) = self.draft(&req, money, &calendar);
@@ -130,8 +134,14 @@ impl Desk {
             }
             Err(e) => return Err(e.into()),
         }
-        self.audit("desk", "booking.create", "booking", &booking.id, &booking.title)
-            .await;
+        self.audit(
+            "desk",
+            "booking.create",
+            "booking",
+            &booking.id,
+            &booking.title,
+        )
+        .await;
 
         if let Err(e) = self.place_in_calendar(&req, &calendar, &mut booking).await {
             booking.sync = SyncState::Failed;
@@ -165,14 +175,24 @@ impl Desk {
                 "the patient's name is required (at most 200 characters)",
             ));
         }
-        if let Some(phone) = req.patient_phone.as_deref().filter(|p| !p.trim().is_empty()) {
+        if let Some(phone) = req
+            .patient_phone
+            .as_deref()
+            .filter(|p| !p.trim().is_empty())
+        {
             validate_phone(phone)?;
         }
         if req.ends_at <= req.starts_at {
-            return Err(DeskError::validation("endTime", "the end must be after the start"));
+            return Err(DeskError::validation(
+                "endTime",
+                "the end must be after the start",
+            ));
         }
         if req.starts_at < now() {
-            return Err(DeskError::validation("startTime", "the start is in the past"));
+            return Err(DeskError::validation(
+                "startTime",
+                "the start is in the past",
+            ));
         }
         let money = Money::parse_charge(&req.amount, self.clinic.currency)
             .map_err(|e| DeskError::validation("amount", e.to_string()))?;
@@ -192,7 +212,12 @@ impl Desk {
         Ok((money, calendar))
     }
 
-    fn draft(&self, req: &CreateBooking, money: Money, calendar: &CalendarInfo) -> (Booking, Charge) {
+    fn draft(
+        &self,
+        req: &CreateBooking,
+        money: Money,
+        calendar: &CalendarInfo,
+    ) -> (Booking, Charge) {
         let at = now();
         let booking = Booking {
             id: new_id(),
@@ -247,7 +272,9 @@ impl Desk {
                     .find_or_create_contact(
                         &self.clinic.location_id,
                         booking.patient_name.as_str(),
-                        req.patient_phone.as_deref().filter(|p| !p.trim().is_empty()),
+                        req.patient_phone
+                            .as_deref()
+                            .filter(|p| !p.trim().is_empty()),
                     )
                     .await?
             }
@@ -299,8 +326,14 @@ impl Desk {
                 charge.expires_at = Some(expires_at);
                 charge.status = ChargeStatus::Open;
                 charge.version = self.store.update_charge(charge).await?;
-                self.audit("desk", "charge.open", "charge", &charge.id, &charge.money.to_string())
-                    .await;
+                self.audit(
+                    "desk",
+                    "charge.open",
+                    "charge",
+                    &charge.id,
+                    &charge.money.to_string(),
+                )
+                .await;
                 Ok(())
             }
             Err(e) => {
@@ -367,7 +400,14 @@ impl Desk {
             .ok_or_else(|| DeskError::NotFound("charge".into()))
     }
 
-    pub(crate) async fn audit(&self, actor: &str, action: &str, entity: &str, id: &str, summary: &str) {
+    pub(crate) async fn audit(
+        &self,
+        actor: &str,
+        action: &str,
+        entity: &str,
+        id: &str,
+        summary: &str,
+    ) {
         let entry = AuditEntry {
             actor: actor.into(),
             action: action.into(),

@@ -160,20 +160,29 @@ mod tests {
 
     #[test]
     fn a_matching_approval_pays_the_charge() {
-        let d = derive(&charge("500.00"), &[payment(1, "approved", "500", "PEN", "0")]);
+        let d = derive(
+            &charge("500.00"),
+            &[payment(1, "approved", "500", "PEN", "0")],
+        );
         assert_eq!(d.status, ChargeStatus::Paid);
         assert_eq!(d.paying_payment, Some(1));
     }
 
     #[test]
     fn an_underpaid_approval_needs_review_never_paid() {
-        let d = derive(&charge("500.00"), &[payment(1, "approved", "0.01", "PEN", "0")]);
+        let d = derive(
+            &charge("500.00"),
+            &[payment(1, "approved", "0.01", "PEN", "0")],
+        );
         assert_eq!(d.status, ChargeStatus::NeedsReview);
     }
 
     #[test]
     fn a_currency_mismatch_needs_review() {
-        let d = derive(&charge("500.00"), &[payment(1, "approved", "500", "USD", "0")]);
+        let d = derive(
+            &charge("500.00"),
+            &[payment(1, "approved", "500", "USD", "0")],
+        );
         assert_eq!(d.status, ChargeStatus::NeedsReview);
     }
 
@@ -182,7 +191,10 @@ mod tests {
         let rejected = payment(1, "rejected", "80", "PEN", "0");
         let approved = payment(2, "approved", "80", "PEN", "0");
         let c = charge("80");
-        assert_eq!(derive(&c, &[rejected.clone(), approved.clone()]).status, ChargeStatus::Paid);
+        assert_eq!(
+            derive(&c, &[rejected.clone(), approved.clone()]).status,
+            ChargeStatus::Paid
+        );
         assert_eq!(derive(&c, &[approved, rejected]).status, ChargeStatus::Paid);
     }
 
@@ -191,7 +203,10 @@ mod tests {
         let c = charge("80");
         let d = derive(
             &c,
-            &[payment(1, "approved", "80", "PEN", "0"), payment(2, "approved", "80", "PEN", "0")],
+            &[
+                payment(1, "approved", "80", "PEN", "0"),
+                payment(2, "approved", "80", "PEN", "0"),
+            ],
         );
         assert_eq!(d.status, ChargeStatus::NeedsReview);
     }
@@ -218,7 +233,10 @@ mod tests {
         let c = charge("80");
         let d = derive(
             &c,
-            &[payment(1, "rejected", "80", "PEN", "0"), payment(2, "pending", "80", "PEN", "0")],
+            &[
+                payment(1, "rejected", "80", "PEN", "0"),
+                payment(2, "pending", "80", "PEN", "0"),
+            ],
         );
         assert_eq!(d.status, ChargeStatus::Open);
     }

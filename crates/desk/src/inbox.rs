@@ -44,7 +44,11 @@ impl Desk {
     /// the provider must be told to retry.
     pub async fn accept_webhook(&self, hook: IncomingWebhook) -> Result<Accepted, DeskError> {
         let mut hasher = Sha256::new();
-        for part in [hook.provider.as_bytes(), hook.query.as_bytes(), hook.delivery_id.as_bytes()] {
+        for part in [
+            hook.provider.as_bytes(),
+            hook.query.as_bytes(),
+            hook.delivery_id.as_bytes(),
+        ] {
             hasher.update((part.len() as u64).to_be_bytes());
             hasher.update(part);
         }
@@ -137,11 +141,17 @@ impl Desk {
     pub async fn sync_payment(&self, payment_id: i64) -> Result<(), DeskError> {
         let reported = self.payments.payment(payment_id).await?;
         let Some(charge_id) = reported.external_reference.clone() else {
-            tracing::info!(payment = payment_id, "payment without external_reference; not ours");
+            tracing::info!(
+                payment = payment_id,
+                "payment without external_reference; not ours"
+            );
             return Ok(());
         };
         if self.store.charge(&charge_id).await?.is_none() {
-            tracing::info!(payment = payment_id, "payment for an unknown charge; ignored");
+            tracing::info!(
+                payment = payment_id,
+                "payment for an unknown charge; ignored"
+            );
             return Ok(());
         }
         self.apply_payments(&charge_id, vec![reported]).await
@@ -196,12 +206,15 @@ impl Desk {
                 action: format!("charge.{}", next.status.as_str()),
                 entity: "charge".into(),
                 entity_id: charge.id.clone(),
-                summary: derived
-                    .review_reason
-                    .clone()
-                    .unwrap_or_else(|| format!("{} -> {}", charge.status.as_str(), next.status.as_str())),
+                summary: derived.review_reason.clone().unwrap_or_else(|| {
+                    format!("{} -> {}", charge.status.as_str(), next.status.as_str())
+                }),
             });
-            match self.store.record_payments(&changed, &next, audit.as_ref()).await {
+            match self
+                .store
+                .record_payments(&changed, &next, audit.as_ref())
+                .await
+            {
                 Ok(_) => {
                     if next.status != charge.status {
                         tracing::info!(
@@ -222,7 +235,9 @@ impl Desk {
                 Err(e) => return Err(e.into()),
             }
         }
-        Err(DeskError::Conflict("the charge kept changing; will retry".into()))
+        Err(DeskError::Conflict(
+            "the charge kept changing; will retry".into(),
+        ))
     }
 }
 

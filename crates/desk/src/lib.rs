@@ -18,9 +18,9 @@ pub mod ports;
 pub mod providers;
 pub mod secrets;
 pub mod store;
-pub mod time;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
+pub mod time;
 pub mod view;
 
 pub use booking::{CreateBooking, Desk};

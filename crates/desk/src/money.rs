@@ -151,25 +151,46 @@ mod tests {
     #[test]
     fn charges_are_carried_at_the_currency_scale() {
         assert_eq!(
-            Money::parse_charge("80", Currency::Pen).unwrap().amount().to_string(),
+            Money::parse_charge("80", Currency::Pen)
+                .unwrap()
+                .amount()
+                .to_string(),
             "80.00"
         );
         assert_eq!(
-            Money::parse_charge("80.5", Currency::Pen).unwrap().amount().to_string(),
+            Money::parse_charge("80.5", Currency::Pen)
+                .unwrap()
+                .amount()
+                .to_string(),
             "80.50"
         );
         assert_eq!(
-            Money::parse_charge("5000", Currency::Clp).unwrap().amount().to_string(),
+            Money::parse_charge("5000", Currency::Clp)
+                .unwrap()
+                .amount()
+                .to_string(),
             "5000"
         );
     }
 
     #[test]
     fn bad_amounts_are_refused() {
-        assert_eq!(Money::parse_charge("0", Currency::Pen), Err(MoneyError::NotPositive));
-        assert_eq!(Money::parse_charge("-3", Currency::Pen), Err(MoneyError::NotPositive));
-        assert_eq!(Money::parse_charge("abc", Currency::Pen), Err(MoneyError::NotANumber));
-        assert_eq!(Money::parse_charge("1e3", Currency::Pen), Err(MoneyError::NotANumber));
+        assert_eq!(
+            Money::parse_charge("0", Currency::Pen),
+            Err(MoneyError::NotPositive)
+        );
+        assert_eq!(
+            Money::parse_charge("-3", Currency::Pen),
+            Err(MoneyError::NotPositive)
+        );
+        assert_eq!(
+            Money::parse_charge("abc", Currency::Pen),
+            Err(MoneyError::NotANumber)
+        );
+        assert_eq!(
+            Money::parse_charge("1e3", Currency::Pen),
+            Err(MoneyError::NotANumber)
+        );
         assert!(matches!(
             Money::parse_charge("80.001", Currency::Pen),
             Err(MoneyError::TooManyDecimals { .. })

@@ -39,7 +39,10 @@ pub fn mysql_base_url() -> String {
 pub async fn mysql() -> TestDb {
     sqlx::any::install_default_drivers();
     let base = mysql_base_url();
-    let name = format!("mostrador_t_{}", ulid::Ulid::new().to_string().to_lowercase());
+    let name = format!(
+        "mostrador_t_{}",
+        ulid::Ulid::new().to_string().to_lowercase()
+    );
     let mut admin = <sqlx::AnyConnection as sqlx::Connection>::connect(&format!("{base}/mysql"))
         .await
         .unwrap_or_else(|e| panic!("MySQL test server not reachable at {base}: {e}"));

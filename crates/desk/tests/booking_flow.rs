@@ -127,7 +127,10 @@ async fn a_booking_creates_the_appointment_and_an_open_link(w: World) {
     .unwrap();
     let appt = client.get_appointment(&ghl_id).await.unwrap();
     assert!(appt.start_time.unwrap().ends_with("T10:00:00-05:00"));
-    assert_eq!(appt.calendar_id.as_deref(), Some(seed::CONSULTA_GENERAL_CALENDAR_ID));
+    assert_eq!(
+        appt.calendar_id.as_deref(),
+        Some(seed::CONSULTA_GENERAL_CALENDAR_ID)
+    );
 
     // The agenda of that local day shows it.
     let day = tomorrow_at(10, 0)
@@ -159,7 +162,11 @@ async fn a_retry_with_the_same_key_returns_the_same_booking_and_books_once(w: Wo
 
 async fn a_taken_slot_is_refused_with_slot_taken_and_marked_failed(w: World) {
     w.desk.create_booking(request("first", 12)).await.unwrap();
-    let err = w.desk.create_booking(request("second", 12)).await.unwrap_err();
+    let err = w
+        .desk
+        .create_booking(request("second", 12))
+        .await
+        .unwrap_err();
     assert_eq!(err.code(), ErrorCode::SlotTaken);
     let failed = w
         .desk
@@ -169,28 +176,50 @@ async fn a_taken_slot_is_refused_with_slot_taken_and_marked_failed(w: World) {
         .unwrap()
         .unwrap();
     assert_eq!(failed.sync, desk::SyncState::Failed);
-    let charge = w.desk.store().charge_of_booking(&failed.id).await.unwrap().unwrap();
+    let charge = w
+        .desk
+        .store()
+        .charge_of_booking(&failed.id)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(charge.status, desk::ChargeStatus::Cancelled);
-    assert!(charge.preference_id.is_none(), "no link for a failed booking");
+    assert!(
+        charge.preference_id.is_none(),
+        "no link for a failed booking"
+    );
 }
 
 async fn bad_input_is_refused_naming_the_field_and_stores_nothing(w: World) {
-    let cases: Vec<(&str, Box<dyn Fn(&mut CreateBooking)>)> = vec![
-        ("endTime", Box::new(|r| r.ends_at = r.starts_at - Duration::minutes(30))),
+    type Mutation = Box<dyn Fn(&mut CreateBooking)>;
+    let cases: Vec<(&str, Mutation)> = vec![
+        (
+            "endTime",
+            Box::new(|r| r.ends_at = r.starts_at - Duration::minutes(30)),
+        ),
         ("amount", Box::new(|r| r.amount = "0".into())),
         ("amount", Box::new(|r| r.amount = "-5".into())),
         ("amount", Box::new(|r| r.amount = "80.001".into())),
         ("amount", Box::new(|r| r.amount = "ochenta".into())),
         ("patientName", Box::new(|r| r.patient_name = "   ".into())),
-        ("patientPhone", Box::new(|r| r.patient_phone = Some("call me".into()))),
+        (
+            "patientPhone",
+            Box::new(|r| r.patient_phone = Some("call me".into())),
+        ),
         ("calendarId", Box::new(|r| r.calendar_id = "".into())),
         ("calendarId", Box::new(|r| r.calendar_id = "nope".into())),
         ("description", Box::new(|r| r.description = "".into())),
-        ("idempotencyKey", Box::new(|r| r.idempotency_key = "".into())),
-        ("startTime", Box::new(|r| {
-            r.starts_at = Utc::now() - Duration::hours(2);
-            r.ends_at = Utc::now() - Duration::hours(1);
-        })),
+        (
+            "idempotencyKey",
+            Box::new(|r| r.idempotency_key = "".into()),
+        ),
+        (
+            "startTime",
+            Box::new(|r| {
+                r.starts_at = Utc::now() - Duration::hours(2);
+                r.ends_at = Utc::now() - Duration::hours(1);
+            }),
+        ),
     ];
     for (i, (field, mutate)) in cases.iter().enumerate() {
         let mut r = request(&format!("bad-{i}"), 13);
@@ -199,11 +228,19 @@ async fn bad_input_is_refused_naming_the_field_and_stores_nothing(w: World) {
         assert_eq!(err.code(), ErrorCode::Validation, "case {i}");
         assert_eq!(err.field(), Some(*field), "case {i}");
         assert!(
-            w.desk.store().booking_by_idempotency_key(&format!("bad-{i}")).await.unwrap().is_none(),
+            w.desk
+                .store()
+                .booking_by_idempotency_key(&format!("bad-{i}"))
+                .await
+                .unwrap()
+                .is_none(),
             "case {i} stored nothing"
         );
     }
-    assert!(w.sandbox.ghl_requests().iter().all(|r| r.method == "GET"), "nothing sent to GHL");
+    assert!(
+        w.sandbox.ghl_requests().iter().all(|r| r.method == "GET"),
+        "nothing sent to GHL"
+    );
 }
 
 async fn an_approved_payment_marks_the_charge_paid_once(mut w: World) {
@@ -211,7 +248,10 @@ async fn an_approved_payment_marks_the_charge_paid_once(mut w: World) {
     let charge = w.desk.charge(&view.charge.unwrap().id).await.unwrap();
     let paid = w
         .sandbox
-        .pay_preference(charge.preference_id.as_deref().unwrap(), PayRequest::default())
+        .pay_preference(
+            charge.preference_id.as_deref().unwrap(),
+            PayRequest::default(),
+        )
         .await
         .unwrap();
     w.desk.sync_payment(paid.payment_id).await.unwrap();
@@ -219,7 +259,9 @@ async fn an_approved_payment_marks_the_charge_paid_once(mut w: World) {
     assert_eq!(after.status, desk::ChargeStatus::Paid);
     assert!(after.paid_at.is_some());
     match w.events.try_recv().unwrap() {
-        DeskEvent::ChargeUpdated { charge_id, status, .. } => {
+        DeskEvent::ChargeUpdated {
+            charge_id, status, ..
+        } => {
             assert_eq!(charge_id, charge.id);
             assert_eq!(status, "paid");
         }
@@ -230,7 +272,15 @@ async fn an_approved_payment_marks_the_charge_paid_once(mut w: World) {
     assert!(w.events.try_recv().is_err());
     let again = w.desk.charge(&charge.id).await.unwrap();
     assert_eq!(again.version, after.version);
-    assert_eq!(w.desk.store().payments_of_charge(&charge.id).await.unwrap().len(), 1);
+    assert_eq!(
+        w.desk
+            .store()
+            .payments_of_charge(&charge.id)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
 }
 
 async fn an_underpaid_approval_needs_review_and_is_never_paid(w: World) {
@@ -246,11 +296,18 @@ async fn an_underpaid_approval_needs_review_and_is_never_paid(w: World) {
         .await
         .unwrap();
     w.desk.sync_payment(paid.payment_id).await.unwrap();
-    assert_eq!(w.desk.charge(&charge.id).await.unwrap().status, desk::ChargeStatus::NeedsReview);
+    assert_eq!(
+        w.desk.charge(&charge.id).await.unwrap().status,
+        desk::ChargeStatus::NeedsReview
+    );
 }
 
 async fn a_rejected_attempt_leaves_the_charge_open(w: World) {
-    let view = w.desk.create_booking(request("rejected", 16)).await.unwrap();
+    let view = w
+        .desk
+        .create_booking(request("rejected", 16))
+        .await
+        .unwrap();
     let charge = w.desk.charge(&view.charge.unwrap().id).await.unwrap();
     let pay = PayRequest {
         status: "rejected".into(),
@@ -262,5 +319,13 @@ async fn a_rejected_attempt_leaves_the_charge_open(w: World) {
         .unwrap();
     let refreshed = w.desk.refresh_charge(&charge.id).await.unwrap();
     assert_eq!(refreshed.status, desk::ChargeStatus::Open);
-    assert_eq!(w.desk.store().payments_of_charge(&charge.id).await.unwrap().len(), 1);
+    assert_eq!(
+        w.desk
+            .store()
+            .payments_of_charge(&charge.id)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
 }

@@ -131,7 +131,10 @@ async fn booking_and_charge_are_stored_together_and_read_back_exactly(s: &dyn St
     let c = charge_for(&b, "80.5", Currency::Pen);
     s.insert_booking(&b, &c).await.unwrap();
     assert_eq!(s.booking(&b.id).await.unwrap().as_ref(), Some(&b));
-    assert_eq!(s.booking_by_idempotency_key("k1").await.unwrap().as_ref(), Some(&b));
+    assert_eq!(
+        s.booking_by_idempotency_key("k1").await.unwrap().as_ref(),
+        Some(&b)
+    );
     let read = s.charge(&c.id).await.unwrap().unwrap();
     assert_eq!(read, c);
     assert_eq!(read.money.amount().to_string(), "80.50");
@@ -148,18 +151,25 @@ async fn booking_and_charge_are_stored_together_and_read_back_exactly(s: &dyn St
 
 async fn a_second_booking_with_the_same_idempotency_key_stores_nothing(s: &dyn Store) {
     let b = booking("same-key", "2026-11-28T15:00:00.000Z");
-    s.insert_booking(&b, &charge_for(&b, "80", Currency::Pen)).await.unwrap();
+    s.insert_booking(&b, &charge_for(&b, "80", Currency::Pen))
+        .await
+        .unwrap();
     let again = booking("same-key", "2026-11-28T17:00:00.000Z");
     let c = charge_for(&again, "99", Currency::Pen);
     let err = s.insert_booking(&again, &c).await.unwrap_err();
     assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");
     assert!(s.booking(&again.id).await.unwrap().is_none());
-    assert!(s.charge(&c.id).await.unwrap().is_none(), "the charge was rolled back too");
+    assert!(
+        s.charge(&c.id).await.unwrap().is_none(),
+        "the charge was rolled back too"
+    );
 }
 
 async fn a_stale_version_is_a_conflict_and_writes_nothing(s: &dyn Store) {
     let mut b = booking("k", "2026-11-28T15:00:00.000Z");
-    s.insert_booking(&b, &charge_for(&b, "80", Currency::Pen)).await.unwrap();
+    s.insert_booking(&b, &charge_for(&b, "80", Currency::Pen))
+        .await
+        .unwrap();
     let stale = b.clone();
     b.ghl_id = Some("ghl-1".into());
     b.sync = SyncState::Synced;
@@ -167,7 +177,10 @@ async fn a_stale_version_is_a_conflict_and_writes_nothing(s: &dyn Store) {
     assert_eq!(b.version, 2);
     let mut late = stale;
     late.patient_name = "Otro".into();
-    assert!(matches!(s.update_booking(&late).await, Err(StoreError::Conflict(_))));
+    assert!(matches!(
+        s.update_booking(&late).await,
+        Err(StoreError::Conflict(_))
+    ));
     let read = s.booking(&b.id).await.unwrap().unwrap();
     assert_eq!(read.ghl_id.as_deref(), Some("ghl-1"));
     assert_eq!(read.patient_name, b.patient_name);
@@ -179,15 +192,23 @@ async fn the_agenda_returns_one_day_in_order_with_charges(s: &dyn Store) {
     let early = booking("b", "2026-11-28T14:00:00.000Z");
     let next_day = booking("c", "2026-11-29T05:00:00.000Z");
     for b in [&late, &early, &next_day] {
-        s.insert_booking(b, &charge_for(b, "80", Currency::Pen)).await.unwrap();
+        s.insert_booking(b, &charge_for(b, "80", Currency::Pen))
+            .await
+            .unwrap();
     }
     let day = s
-        .agenda(at("2026-11-28T05:00:00.000Z"), at("2026-11-29T05:00:00.000Z"))
+        .agenda(
+            at("2026-11-28T05:00:00.000Z"),
+            at("2026-11-29T05:00:00.000Z"),
+        )
         .await
         .unwrap();
     let ids: Vec<&str> = day.iter().map(|(b, _)| b.id.as_str()).collect();
     assert_eq!(ids, vec![early.id.as_str(), late.id.as_str()]);
-    assert!(day.iter().all(|(b, c)| c.as_ref().is_some_and(|c| c.booking_id == b.id)));
+    assert!(
+        day.iter()
+            .all(|(b, c)| c.as_ref().is_some_and(|c| c.booking_id == b.id))
+    );
 }
 
 async fn a_duplicate_inbox_delivery_is_stored_once(s: &dyn Store) {
@@ -200,7 +221,10 @@ async fn a_duplicate_inbox_delivery_is_stored_once(s: &dyn Store) {
 async fn a_claimed_delivery_is_not_claimed_again_until_its_lease_expires(s: &dyn Store) {
     let t0 = now();
     s.insert_inbox(&delivery("mp:1", t0)).await.unwrap();
-    let first = s.claim_inbox(t0, t0 + Duration::seconds(60), 10).await.unwrap();
+    let first = s
+        .claim_inbox(t0, t0 + Duration::seconds(60), 10)
+        .await
+        .unwrap();
     assert_eq!(first.len(), 1);
     assert_eq!(first[0].attempts, 1);
     let during = s.claim_inbox(t0 + Duration::seconds(30), t0 + Duration::seconds(90), 10);
@@ -216,13 +240,28 @@ async fn a_claimed_delivery_is_not_claimed_again_until_its_lease_expires(s: &dyn
 async fn a_failed_delivery_is_retried_after_its_time_and_finished_ones_never(s: &dyn Store) {
     let t0 = now();
     s.insert_inbox(&delivery("mp:1", t0)).await.unwrap();
-    s.insert_inbox(&delivery("mp:2", t0 + Duration::milliseconds(1))).await.unwrap();
-    let claimed = s.claim_inbox(t0, t0 + Duration::seconds(60), 10).await.unwrap();
+    s.insert_inbox(&delivery("mp:2", t0 + Duration::milliseconds(1)))
+        .await
+        .unwrap();
+    let claimed = s
+        .claim_inbox(t0, t0 + Duration::seconds(60), 10)
+        .await
+        .unwrap();
     assert_eq!(claimed.len(), 2);
     s.finish_inbox(&claimed[0].id, t0).await.unwrap();
-    s.fail_inbox(&claimed[1].id, "MP unavailable", t0 + Duration::seconds(10)).await.unwrap();
-    assert!(s.claim_inbox(t0 + Duration::seconds(5), t0 + Duration::seconds(65), 10).await.unwrap().is_empty());
-    let retry = s.claim_inbox(t0 + Duration::seconds(11), t0 + Duration::seconds(71), 10).await.unwrap();
+    s.fail_inbox(&claimed[1].id, "MP unavailable", t0 + Duration::seconds(10))
+        .await
+        .unwrap();
+    assert!(
+        s.claim_inbox(t0 + Duration::seconds(5), t0 + Duration::seconds(65), 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let retry = s
+        .claim_inbox(t0 + Duration::seconds(11), t0 + Duration::seconds(71), 10)
+        .await
+        .unwrap();
     assert_eq!(retry.len(), 1);
     assert_eq!(retry[0].dedupe_key, "mp:2");
     assert_eq!(s.inbox_counts().await.unwrap(), (2, 1));
@@ -242,7 +281,10 @@ async fn payments_and_charge_are_recorded_in_one_transaction(s: &dyn Store) {
         summary: "open -> paid".into(),
     };
     let p = payment(17014025134, &c, "approved");
-    c.version = s.record_payments(std::slice::from_ref(&p), &c, Some(&audit)).await.unwrap();
+    c.version = s
+        .record_payments(std::slice::from_ref(&p), &c, Some(&audit))
+        .await
+        .unwrap();
     assert_eq!(s.payments_of_charge(&c.id).await.unwrap(), vec![p.clone()]);
     let read = s.charge(&c.id).await.unwrap().unwrap();
     assert_eq!(read.status, ChargeStatus::Paid);
@@ -254,7 +296,9 @@ async fn payments_and_charge_are_recorded_in_one_transaction(s: &dyn Store) {
     refunded.status = "refunded".into();
     refunded.amount_refunded = Decimal::from_str("80.00").unwrap();
     c.status = ChargeStatus::Refunded;
-    s.record_payments(std::slice::from_ref(&refunded), &c, None).await.unwrap();
+    s.record_payments(std::slice::from_ref(&refunded), &c, None)
+        .await
+        .unwrap();
     assert_eq!(s.payments_of_charge(&c.id).await.unwrap(), vec![refunded]);
 }
 
@@ -265,10 +309,15 @@ async fn a_conflicting_charge_write_rolls_back_its_payments(s: &dyn Store) {
     let mut stale = c.clone();
     stale.version = 99;
     stale.status = ChargeStatus::Paid;
-    let err = s.record_payments(&[payment(1, &c, "approved")], &stale, None).await;
+    let err = s
+        .record_payments(&[payment(1, &c, "approved")], &stale, None)
+        .await;
     assert!(matches!(err, Err(StoreError::Conflict(_))));
     assert!(s.payments_of_charge(&c.id).await.unwrap().is_empty());
-    assert_eq!(s.charge(&c.id).await.unwrap().unwrap().status, ChargeStatus::Draft);
+    assert_eq!(
+        s.charge(&c.id).await.unwrap().unwrap().status,
+        ChargeStatus::Draft
+    );
 }
 
 async fn outbox_items_are_unique_by_idempotency_key(s: &dyn Store) {
@@ -299,7 +348,10 @@ async fn charges_are_found_by_status(s: &dyn Store) {
     open.status = ChargeStatus::Open;
     open.preference_id = Some("123-abc".into());
     s.update_charge(&open).await.unwrap();
-    let found = s.charges_with_status(&[ChargeStatus::Open], 10).await.unwrap();
+    let found = s
+        .charges_with_status(&[ChargeStatus::Open], 10)
+        .await
+        .unwrap();
     assert_eq!(found.len(), 1);
     assert_eq!(found[0].id, open.id);
     assert!(s.charges_with_status(&[], 10).await.unwrap().is_empty());

@@ -183,13 +183,20 @@ fn map_error(status: StatusCode, body: &[u8], retry_after: Option<Duration>) -> 
             messages,
             trace_id,
         },
-        s => Error::Unavailable { status: s, trace_id },
+        s => Error::Unavailable {
+            status: s,
+            trace_id,
+        },
     }
 }
 
 /// Ids are opaque but never contain path or query characters.
 fn segment(id: &str) -> Result<&str, Error> {
-    if id.is_empty() || !id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
+    if id.is_empty()
+        || !id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    {
         return Err(Error::InvalidRequest("malformed id".into()));
     }
     Ok(id)

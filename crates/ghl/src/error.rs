@@ -53,7 +53,10 @@ impl Error {
     pub fn is_retryable(&self) -> bool {
         matches!(
             self,
-            Error::RateLimited { .. } | Error::Unavailable { .. } | Error::Timeout | Error::Network(_)
+            Error::RateLimited { .. }
+                | Error::Unavailable { .. }
+                | Error::Timeout
+                | Error::Network(_)
         )
     }
 

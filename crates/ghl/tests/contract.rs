@@ -31,8 +31,11 @@ async fn start_sandbox() -> Sandbox {
 }
 
 fn client_for(base_url: &str, token: &str) -> Client {
-    Client::new(ClientConfig::new(base_url, SecretString::from(token.to_owned())))
-        .expect("client builds")
+    Client::new(ClientConfig::new(
+        base_url,
+        SecretString::from(token.to_owned()),
+    ))
+    .expect("client builds")
 }
 
 fn sandbox_client(sandbox: &Sandbox) -> Client {
@@ -46,7 +49,9 @@ fn location_id(sandbox: &Sandbox) -> String {
 /// `hour`:00 tomorrow in Lima (Lima has no DST, so the instant always exists).
 fn tomorrow_at(hour: u32) -> DateTime<Tz> {
     let today = Utc::now().with_timezone(&Lima).date_naive();
-    let day = today.checked_add_days(Days::new(1)).expect("tomorrow exists");
+    let day = today
+        .checked_add_days(Days::new(1))
+        .expect("tomorrow exists");
     let naive = day.and_hms_opt(hour, 0, 0).expect("valid hour");
     Lima.from_local_datetime(&naive)
         .single()
@@ -87,7 +92,11 @@ async fn serve(router: Router) -> String {
 }
 
 /// A server answering every request with the same status, headers and body.
-async fn canned(status: u16, headers: &'static [(&'static str, &'static str)], body: &'static str) -> String {
+async fn canned(
+    status: u16,
+    headers: &'static [(&'static str, &'static str)],
+    body: &'static str,
+) -> String {
     serve(Router::new().fallback(move || async move {
         let mut response = Response::new(Body::from(body));
         *response.status_mut() = StatusCode::from_u16(status).expect("valid status");
@@ -180,9 +189,15 @@ async fn list_calendars_returns_both_seeded_calendars_with_durations_and_team() 
     let consulta = find(seed::CONSULTA_GENERAL_CALENDAR_ID);
     assert_eq!(consulta.name.as_deref(), Some("Consulta general"));
     assert_eq!(consulta.slot_minutes(), 30);
-    assert_eq!(consulta.location_id.as_deref(), Some(location_id(&sandbox).as_str()));
+    assert_eq!(
+        consulta.location_id.as_deref(),
+        Some(location_id(&sandbox).as_str())
+    );
     assert_eq!(consulta.team_members.len(), 1);
-    assert_eq!(consulta.team_members[0].user_id, seed::CONSULTA_GENERAL_USER_ID);
+    assert_eq!(
+        consulta.team_members[0].user_id,
+        seed::CONSULTA_GENERAL_USER_ID
+    );
     assert_eq!(consulta.team_members[0].is_primary, Some(true));
 
     let odonto = find(seed::ODONTOLOGIA_CALENDAR_ID);
@@ -218,12 +233,22 @@ async fn create_appointment_books_a_free_slot_echoing_lima_times() {
 
     assert_eq!(created.id.len(), 20, "GHL-shaped id: {}", created.id);
     assert!(created.id.chars().all(|c| c.is_ascii_alphanumeric()));
-    assert!(new.start_time.ends_with("T10:00:00-05:00"), "{}", new.start_time);
+    assert!(
+        new.start_time.ends_with("T10:00:00-05:00"),
+        "{}",
+        new.start_time
+    );
     assert_eq!(created.start_time.as_deref(), Some(new.start_time.as_str()));
     assert_eq!(created.end_time.as_deref(), Some(new.end_time.as_str()));
-    assert_eq!(created.calendar_id.as_deref(), Some(seed::CONSULTA_GENERAL_CALENDAR_ID));
+    assert_eq!(
+        created.calendar_id.as_deref(),
+        Some(seed::CONSULTA_GENERAL_CALENDAR_ID)
+    );
     assert_eq!(created.contact_id.as_deref(), Some(seed::CONTACT_IDS[0]));
-    assert_eq!(created.location_id.as_deref(), Some(location_id(&sandbox).as_str()));
+    assert_eq!(
+        created.location_id.as_deref(),
+        Some(location_id(&sandbox).as_str())
+    );
     assert_eq!(created.appointment_status.as_deref(), Some("confirmed"));
     assert_eq!(
         created.assigned_user_id.as_deref(),
@@ -239,7 +264,10 @@ async fn slot_conflict_maps_to_slot_taken() {
     let sandbox = start_sandbox().await;
     let client = sandbox_client(&sandbox);
     let new = consulta_at(&sandbox, tomorrow_at(10));
-    client.create_appointment(&new).await.expect("first booking wins");
+    client
+        .create_appointment(&new)
+        .await
+        .expect("first booking wins");
 
     let err = client
         .create_appointment(&new)
@@ -283,7 +311,10 @@ async fn utc_rendered_slot_maps_to_slot_taken() {
             .create_appointment(&consulta(&sandbox, start_text.clone(), end_text))
             .await
             .expect_err("a UTC rendering is not the slot string");
-        assert!(matches!(err, Error::SlotTaken { .. }), "{start_text}: {err:?}");
+        assert!(
+            matches!(err, Error::SlotTaken { .. }),
+            "{start_text}: {err:?}"
+        );
     }
 
     // The slot itself was free all along: the Lima rendering books it.
@@ -330,7 +361,10 @@ async fn get_appointment_returns_event_with_record_stamps() {
     assert_eq!(event.id, created.id);
     assert_eq!(event.start_time.as_deref(), Some(new.start_time.as_str()));
     assert_eq!(event.end_time.as_deref(), Some(new.end_time.as_str()));
-    assert_eq!(event.calendar_id.as_deref(), Some(seed::CONSULTA_GENERAL_CALENDAR_ID));
+    assert_eq!(
+        event.calendar_id.as_deref(),
+        Some(seed::CONSULTA_GENERAL_CALENDAR_ID)
+    );
     assert_eq!(event.contact_id.as_deref(), Some(seed::CONTACT_IDS[0]));
     assert_eq!(event.appointment_status.as_deref(), Some("confirmed"));
     for stamp in [&event.date_added, &event.date_updated] {
@@ -456,8 +490,17 @@ async fn version_header_follows_the_api_family() {
         } else {
             panic!("unexpected path {}", r.path)
         };
-        assert_eq!(r.version.as_deref(), Some(expected), "{} {}", r.method, r.path);
-        families.push((r.method.as_str(), r.path.split('?').next().unwrap_or_default()));
+        assert_eq!(
+            r.version.as_deref(),
+            Some(expected),
+            "{} {}",
+            r.method,
+            r.path
+        );
+        families.push((
+            r.method.as_str(),
+            r.path.split('?').next().unwrap_or_default(),
+        ));
     }
     let appointment_path = format!("/calendars/events/appointments/{}", created.id);
     let location_path = format!("/locations/{location}");
@@ -619,7 +662,13 @@ async fn html_service_unavailable_maps_to_unavailable() {
         .await
         .expect_err("503");
     assert!(
-        matches!(err, Error::Unavailable { status: 503, trace_id: None }),
+        matches!(
+            err,
+            Error::Unavailable {
+                status: 503,
+                trace_id: None
+            }
+        ),
         "{err:?}"
     );
     assert!(err.is_retryable());
@@ -683,7 +732,11 @@ async fn silent_server_maps_to_timeout() {
     assert!(err.is_retryable());
     assert!(elapsed >= Duration::from_millis(250), "{elapsed:?}");
     assert!(elapsed < Duration::from_secs(5), "{elapsed:?}");
-    assert_eq!(*hits.lock().expect("counter"), 1, "the request reached the server");
+    assert_eq!(
+        *hits.lock().expect("counter"),
+        1,
+        "the request reached the server"
+    );
 }
 
 #[tokio::test]

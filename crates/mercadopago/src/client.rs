@@ -85,8 +85,13 @@ impl Client {
     /// `GET /checkout/preferences/{id}`.
     pub async fn get_preference(&self, id: &str) -> Result<Preference, Error> {
         check_path_segment(id)?;
-        self.send(Method::GET, &format!("/checkout/preferences/{id}"), None, None)
-            .await
+        self.send(
+            Method::GET,
+            &format!("/checkout/preferences/{id}"),
+            None,
+            None,
+        )
+        .await
     }
 
     /// `GET /v1/payments/{id}`: the only trusted source of a payment's state.
@@ -108,7 +113,12 @@ impl Client {
             .append_pair("criteria", "desc")
             .finish();
         let page: SearchPage = self
-            .send(Method::GET, &format!("/v1/payments/search?{query}"), None, None)
+            .send(
+                Method::GET,
+                &format!("/v1/payments/search?{query}"),
+                None,
+                None,
+            )
             .await?;
         let results = page
             .results
@@ -210,7 +220,11 @@ fn map_error(status: StatusCode, body: &[u8], retry_after: Option<Duration>, pat
 }
 
 fn check_path_segment(id: &str) -> Result<(), Error> {
-    if id.is_empty() || !id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
+    if id.is_empty()
+        || !id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    {
         return Err(Error::InvalidRequest("malformed id".into()));
     }
     Ok(())
@@ -234,21 +248,28 @@ pub fn validate_preference(p: &PreferenceRequest) -> Result<(), Error> {
     let r = &p.external_reference;
     if r.is_empty()
         || r.len() > 64
-        || !r.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+        || !r
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
     {
         return bad("external_reference must be 1-64 characters of [A-Za-z0-9_-]".into());
     }
-    if let Some(url) = &p.notification_url {
-        if !url.starts_with("https://") || url.len() > 248 {
-            return bad("notification_url must be https and at most 248 characters".into());
-        }
+    if let Some(url) = &p.notification_url
+        && (!url.starts_with("https://") || url.len() > 248)
+    {
+        return bad("notification_url must be https and at most 248 characters".into());
     }
-    if let Some(sd) = &p.statement_descriptor {
-        if sd.chars().count() > 16 {
-            return bad("statement_descriptor takes at most 16 characters".into());
-        }
+    if let Some(sd) = &p.statement_descriptor
+        && sd.chars().count() > 16
+    {
+        return bad("statement_descriptor takes at most 16 characters".into());
     }
-    if p.auto_return.is_some() && p.back_urls.as_ref().and_then(|b| b.success.as_ref()).is_none() {
+    if p.auto_return.is_some()
+        && p.back_urls
+            .as_ref()
+            .and_then(|b| b.success.as_ref())
+            .is_none()
+    {
         return bad("auto_return needs back_urls.success".into());
     }
     Ok(())

@@ -67,7 +67,9 @@ pub mod json_number_opt {
         match raw {
             None => Ok(None),
             Some(r) if r.get() == "null" => Ok(None),
-            Some(r) => parse_raw(r.get()).map(Some).map_err(serde::de::Error::custom),
+            Some(r) => parse_raw(r.get())
+                .map(Some)
+                .map_err(serde::de::Error::custom),
         }
     }
 }

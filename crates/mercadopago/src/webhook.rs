@@ -159,8 +159,14 @@ impl Notification {
                 _ => None,
             }
         };
-        let data_id = q.get("data.id").map(str::to_string).or_else(|| body_str("/data/id"));
-        let kind = q.get("type").map(str::to_string).or_else(|| body_str("/type"));
+        let data_id = q
+            .get("data.id")
+            .map(str::to_string)
+            .or_else(|| body_str("/data/id"));
+        let kind = q
+            .get("type")
+            .map(str::to_string)
+            .or_else(|| body_str("/type"));
         if let (Some(topic), Some(resource_id)) = (kind, data_id) {
             return Some(Notification::Webhook {
                 topic,
@@ -168,7 +174,10 @@ impl Notification {
                 action: body_str("/action"),
             });
         }
-        let topic = q.get("topic").map(str::to_string).or_else(|| body_str("/topic"))?;
+        let topic = q
+            .get("topic")
+            .map(str::to_string)
+            .or_else(|| body_str("/topic"))?;
         let id = q.get("id").map(str::to_string).or_else(|| {
             body_str("/resource").and_then(|r| r.rsplit('/').next().map(str::to_string))
         })?;
@@ -186,7 +195,11 @@ pub struct QueryParams(Vec<(String, String)>);
 impl QueryParams {
     pub fn parse(query: &str) -> Self {
         let q = query.strip_prefix('?').unwrap_or(query);
-        Self(url::form_urlencoded::parse(q.as_bytes()).into_owned().collect())
+        Self(
+            url::form_urlencoded::parse(q.as_bytes())
+                .into_owned()
+                .collect(),
+        )
     }
 
     pub fn get(&self, key: &str) -> Option<&str> {
@@ -207,7 +220,8 @@ mod tests {
 
     #[test]
     fn vector_a_all_parts_verifies() {
-        let sig = "ts=1742505638,v1=f7aab95c87ed70278995db603c6afaf9a712b945ca82490c630e4ab0c7db2c1a";
+        let sig =
+            "ts=1742505638,v1=f7aab95c87ed70278995db603c6afaf9a712b945ca82490c630e4ab0c7db2c1a";
         let ok = verify_signature(SECRET_A, Some(sig), Some(RID), Some("1319863412")).unwrap();
         assert_eq!(ok.ts, "1742505638");
         assert_eq!(
@@ -218,13 +232,15 @@ mod tests {
 
     #[test]
     fn vector_c_without_request_id_verifies() {
-        let sig = "ts=1742505638,v1=b35987e6ac8d8698bcca47f6a4b781cef96c6fcb1c36a0575030e196dc688dee";
+        let sig =
+            "ts=1742505638,v1=b35987e6ac8d8698bcca47f6a4b781cef96c6fcb1c36a0575030e196dc688dee";
         assert!(verify_signature(SECRET_A, Some(sig), None, Some("1319863412")).is_ok());
     }
 
     #[test]
     fn vector_d_without_data_id_verifies() {
-        let sig = "ts=1742505638,v1=f74285e871588936f54598bc4028438f571ab196673cdc68b55d40e490a3080d";
+        let sig =
+            "ts=1742505638,v1=f74285e871588936f54598bc4028438f571ab196673cdc68b55d40e490a3080d";
         assert!(verify_signature(SECRET_A, Some(sig), Some(RID), None).is_ok());
     }
 
@@ -238,15 +254,21 @@ mod tests {
         ] {
             let sig = format!("ts=1742505638683,v1={v1}");
             assert!(
-                verify_signature(secret, Some(&sig), Some(rid), Some("ORD01JQ4S4KY8HWQ6NA5PXB65B3D3"))
-                    .is_ok()
+                verify_signature(
+                    secret,
+                    Some(&sig),
+                    Some(rid),
+                    Some("ORD01JQ4S4KY8HWQ6NA5PXB65B3D3")
+                )
+                .is_ok()
             );
         }
     }
 
     #[test]
     fn wrong_secret_missing_header_and_malformed_header_are_refused() {
-        let sig = "ts=1742505638,v1=f7aab95c87ed70278995db603c6afaf9a712b945ca82490c630e4ab0c7db2c1a";
+        let sig =
+            "ts=1742505638,v1=f7aab95c87ed70278995db603c6afaf9a712b945ca82490c630e4ab0c7db2c1a";
         assert_eq!(
             verify_signature(b"other", Some(sig), Some(RID), Some("1319863412")),
             Err(SignatureError::Mismatch)
@@ -267,8 +289,12 @@ mod tests {
 
     #[test]
     fn signed_at_reads_seconds_and_milliseconds() {
-        let s = VerifiedSignature { ts: "1742505638".into() };
-        let ms = VerifiedSignature { ts: "1742505638683".into() };
+        let s = VerifiedSignature {
+            ts: "1742505638".into(),
+        };
+        let ms = VerifiedSignature {
+            ts: "1742505638683".into(),
+        };
         assert_eq!(s.signed_at().unwrap().timestamp(), 1742505638);
         assert_eq!(ms.signed_at().unwrap().timestamp(), 1742505638);
     }
@@ -281,7 +307,9 @@ mod tests {
         )
         .unwrap();
         assert_eq!(n.payment_id(), Some(123));
-        assert!(matches!(n, Notification::Webhook { action: Some(ref a), .. } if a == "payment.created"));
+        assert!(
+            matches!(n, Notification::Webhook { action: Some(ref a), .. } if a == "payment.created")
+        );
     }
 
     #[test]
@@ -294,8 +322,11 @@ mod tests {
                 resource_id: "456".into()
             }
         );
-        let n = Notification::parse("", br#"{"resource":"https://api.mercadopago.com/v1/payments/77","topic":"payment"}"#)
-            .unwrap();
+        let n = Notification::parse(
+            "",
+            br#"{"resource":"https://api.mercadopago.com/v1/payments/77","topic":"payment"}"#,
+        )
+        .unwrap();
         assert_eq!(n.payment_id(), Some(77));
     }
 

@@ -24,7 +24,11 @@ fn json_files(dir: &Path, prefix: &str) -> Vec<PathBuf> {
 #[test]
 fn every_signature_vector_gets_its_expected_verdict() {
     let files = json_files(&vectors_dir(), "mp_");
-    assert!(files.len() >= 12, "expected the 12 MP vectors, found {}", files.len());
+    assert!(
+        files.len() >= 12,
+        "expected the 12 MP vectors, found {}",
+        files.len()
+    );
     for path in files {
         let v: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
         let header = |name: &str| -> Option<String> {
@@ -71,8 +75,8 @@ fn example_payment_reads_parse_into_payments() {
     assert_eq!(files.len(), 4);
     for path in files {
         let bytes = std::fs::read(&path).unwrap();
-        let p: mercadopago::Payment = serde_json::from_slice(&bytes)
-            .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        let p: mercadopago::Payment =
+            serde_json::from_slice(&bytes).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
         assert!(p.id > 0);
         assert!(!p.status.is_empty());
         assert!(p.transaction_amount > rust_decimal::Decimal::ZERO);
@@ -87,11 +91,11 @@ fn example_webhook_bodies_parse_or_are_ignored_without_error() {
     for path in files {
         let bytes = std::fs::read(&path).unwrap();
         // No query string: the body alone must be enough to tell topic and id apart.
-        if let Some(n) = Notification::parse("", &bytes) {
-            if n.topic() == "payment" {
-                assert!(n.payment_id().is_some(), "{}", path.display());
-                payments += 1;
-            }
+        if let Some(n) = Notification::parse("", &bytes)
+            && n.topic() == "payment"
+        {
+            assert!(n.payment_id().is_some(), "{}", path.display());
+            payments += 1;
         }
     }
     assert_eq!(payments, 2, "the two payment bodies name a payment id");

@@ -82,7 +82,10 @@ impl Host {
     ) -> Result<Host, HostError> {
         let sandbox = Sandbox::start(SandboxConfig::demo()).await?;
         let listener = tokio::net::TcpListener::bind(listen_addr).await?;
-        sandbox.add_tunnel(DEMO_PUBLIC_URL, &format!("http://{}", listener.local_addr()?));
+        sandbox.add_tunnel(
+            DEMO_PUBLIC_URL,
+            &format!("http://{}", listener.local_addr()?),
+        );
 
         // The sandbox forgets everything on exit, so the demo database starts fresh too.
         let demo_dir = data_dir.join("demo");
@@ -147,7 +150,13 @@ impl Host {
             public_webhook_url: config.public_webhook_url.clone(),
             link_ttl: config.link_ttl,
         };
-        let desk = Arc::new(Desk::new(store, Arc::new(ghl), Arc::new(mp), events, clinic));
+        let desk = Arc::new(Desk::new(
+            store,
+            Arc::new(ghl),
+            Arc::new(mp),
+            events,
+            clinic,
+        ));
         Self::run(desk, listener, config.mp_webhook_secret, sandbox).await
     }
 

@@ -8,9 +8,9 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use desk::Desk;
 use desk::config::{GHL_WEBHOOK_PATH, MP_WEBHOOK_PATH};
 use desk::inbox::IncomingWebhook;
-use desk::Desk;
 use mercadopago::webhook::{QueryParams, verify_signature};
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::json;
@@ -72,12 +72,18 @@ async fn mp_webhook(
             }
             return answer(StatusCode::OK, json!({ "status": "ignored" }));
         }
-        return answer(StatusCode::UNAUTHORIZED, json!({ "error": "missing signature" }));
+        return answer(
+            StatusCode::UNAUTHORIZED,
+            json!({ "error": "missing signature" }),
+        );
     }
 
     let Some(secret) = state.mp_webhook_secret.as_ref() else {
         tracing::warn!("MP delivery refused: MP_WEBHOOK_SECRET is not configured");
-        return answer(StatusCode::UNAUTHORIZED, json!({ "error": "invalid signature" }));
+        return answer(
+            StatusCode::UNAUTHORIZED,
+            json!({ "error": "invalid signature" }),
+        );
     };
     let request_id = header(&headers, "x-request-id");
     let verified = match verify_signature(
@@ -89,11 +95,17 @@ async fn mp_webhook(
         Ok(v) => v,
         Err(reason) => {
             tracing::info!(%reason, "MP delivery with a bad signature refused");
-            return answer(StatusCode::UNAUTHORIZED, json!({ "error": "invalid signature" }));
+            return answer(
+                StatusCode::UNAUTHORIZED,
+                json!({ "error": "invalid signature" }),
+            );
         }
     };
     if !body.is_empty() && serde_json::from_slice::<serde::de::IgnoredAny>(&body).is_err() {
-        return answer(StatusCode::BAD_REQUEST, json!({ "error": "malformed JSON body" }));
+        return answer(
+            StatusCode::BAD_REQUEST,
+            json!({ "error": "malformed JSON body" }),
+        );
     }
     let delivery = format!("{}|{}", request_id.unwrap_or(""), verified.ts);
     store(&state, "mp", query, body.to_vec(), delivery).await

@@ -77,9 +77,11 @@ async fn wait_for_status(r: &mut Running, charge_id: &str, status: &str) {
     loop {
         let left = deadline.saturating_duration_since(tokio::time::Instant::now());
         match tokio::time::timeout(left, r.events.recv()).await {
-            Ok(Ok(DeskEvent::ChargeUpdated { charge_id: c, status: s, .. }))
-                if c == charge_id && s == status =>
-            {
+            Ok(Ok(DeskEvent::ChargeUpdated {
+                charge_id: c,
+                status: s,
+                ..
+            })) if c == charge_id && s == status => {
                 return;
             }
             Ok(Ok(_)) => continue,
@@ -91,15 +93,30 @@ async fn wait_for_status(r: &mut Running, charge_id: &str, status: &str) {
 #[tokio::test]
 async fn healthz_answers_when_the_database_does() {
     let r = start().await;
-    let resp = r.http.get(format!("{}/healthz", r.host.listener_url)).send().await.unwrap();
+    let resp = r
+        .http
+        .get(format!("{}/healthz", r.host.listener_url))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status(), 200);
 }
 
 #[tokio::test]
 async fn only_the_webhook_paths_and_healthz_exist() {
     let r = start().await;
-    for path in ["/", "/api/appointments/create/", "/admin", "/api/payments/webhooks/mp"] {
-        let resp = r.http.post(format!("{}{path}", r.host.listener_url)).send().await.unwrap();
+    for path in [
+        "/",
+        "/api/appointments/create/",
+        "/admin",
+        "/api/payments/webhooks/mp",
+    ] {
+        let resp = r
+            .http
+            .post(format!("{}{path}", r.host.listener_url))
+            .send()
+            .await
+            .unwrap();
         assert_eq!(resp.status(), 404, "{path}");
     }
 }
@@ -114,7 +131,10 @@ async fn an_unsigned_or_forged_delivery_is_401_and_stores_nothing() {
     let forged = r
         .http
         .post(&url)
-        .header("x-signature", sign("not-the-secret", "123", "rid-1", "1742505638"))
+        .header(
+            "x-signature",
+            sign("not-the-secret", "123", "rid-1", "1742505638"),
+        )
         .header("x-request-id", "rid-1")
         .body(body)
         .send()
@@ -122,14 +142,24 @@ async fn an_unsigned_or_forged_delivery_is_401_and_stores_nothing() {
         .unwrap();
     assert_eq!(forged.status(), 401);
     let text = forged.text().await.unwrap();
-    assert!(!text.contains("secret") && text.len() < 100, "no internals in {text}");
+    assert!(
+        !text.contains("secret") && text.len() < 100,
+        "no internals in {text}"
+    );
     assert_eq!(inbox(&r).await, (0, 0));
 }
 
 #[tokio::test]
 async fn a_body_over_the_limit_is_413() {
     let r = start().await;
-    let secret = r.host.sandbox.as_ref().unwrap().config().mp_webhook_secret.clone();
+    let secret = r
+        .host
+        .sandbox
+        .as_ref()
+        .unwrap()
+        .config()
+        .mp_webhook_secret
+        .clone();
     let url = format!("{}{MP_PATH}?data.id=1&type=payment", r.host.listener_url);
     let resp = r
         .http
@@ -147,7 +177,14 @@ async fn a_body_over_the_limit_is_413() {
 #[tokio::test]
 async fn malformed_json_with_a_valid_signature_is_400() {
     let r = start().await;
-    let secret = r.host.sandbox.as_ref().unwrap().config().mp_webhook_secret.clone();
+    let secret = r
+        .host
+        .sandbox
+        .as_ref()
+        .unwrap()
+        .config()
+        .mp_webhook_secret
+        .clone();
     let url = format!("{}{MP_PATH}?data.id=1&type=payment", r.host.listener_url);
     let resp = r
         .http
@@ -165,7 +202,10 @@ async fn malformed_json_with_a_valid_signature_is_400() {
 #[tokio::test]
 async fn the_ghl_path_answers_501_until_ghl_webhooks_are_processed() {
     let r = start().await;
-    let url = format!("{}/api/appointments/webhooks/ghl/appointments/", r.host.listener_url);
+    let url = format!(
+        "{}/api/appointments/webhooks/ghl/appointments/",
+        r.host.listener_url
+    );
     let resp = r.http.post(url).body("{}").send().await.unwrap();
     assert_eq!(resp.status(), 501);
 }
@@ -173,14 +213,26 @@ async fn the_ghl_path_answers_501_until_ghl_webhooks_are_processed() {
 #[tokio::test]
 async fn a_paid_link_turns_the_charge_paid_through_the_listener() {
     let mut r = start().await;
-    let view = r.host.desk.create_booking(booking("k-paid", 10)).await.unwrap();
+    let view = r
+        .host
+        .desk
+        .create_booking(booking("k-paid", 10))
+        .await
+        .unwrap();
     let charge = r.host.desk.charge(&view.charge.unwrap().id).await.unwrap();
     let sandbox = r.host.sandbox.as_ref().unwrap();
     let outcome = sandbox
-        .pay_preference(charge.preference_id.as_deref().unwrap(), PayRequest::default())
+        .pay_preference(
+            charge.preference_id.as_deref().unwrap(),
+            PayRequest::default(),
+        )
         .await
         .unwrap();
-    assert_eq!(outcome.delivery_status, Some(200), "stored, then answered 200");
+    assert_eq!(
+        outcome.delivery_status,
+        Some(200),
+        "stored, then answered 200"
+    );
     wait_for_status(&mut r, &charge.id, "paid").await;
     let paid = r.host.desk.charge(&charge.id).await.unwrap();
     assert_eq!(paid.status, desk::ChargeStatus::Paid);
@@ -190,11 +242,19 @@ async fn a_paid_link_turns_the_charge_paid_through_the_listener() {
 #[tokio::test]
 async fn a_replayed_delivery_is_stored_once_and_changes_nothing() {
     let mut r = start().await;
-    let view = r.host.desk.create_booking(booking("k-replay", 11)).await.unwrap();
+    let view = r
+        .host
+        .desk
+        .create_booking(booking("k-replay", 11))
+        .await
+        .unwrap();
     let charge = r.host.desk.charge(&view.charge.unwrap().id).await.unwrap();
     let sandbox = r.host.sandbox.as_ref().unwrap();
     sandbox
-        .pay_preference(charge.preference_id.as_deref().unwrap(), PayRequest::default())
+        .pay_preference(
+            charge.preference_id.as_deref().unwrap(),
+            PayRequest::default(),
+        )
         .await
         .unwrap();
     wait_for_status(&mut r, &charge.id, "paid").await;
@@ -218,13 +278,21 @@ async fn a_replayed_delivery_is_stored_once_and_changes_nothing() {
 #[tokio::test]
 async fn a_legacy_ipn_is_accepted_and_only_triggers_a_reread() {
     let mut r = start().await;
-    let view = r.host.desk.create_booking(booking("k-ipn", 12)).await.unwrap();
+    let view = r
+        .host
+        .desk
+        .create_booking(booking("k-ipn", 12))
+        .await
+        .unwrap();
     let charge = r.host.desk.charge(&view.charge.unwrap().id).await.unwrap();
     let sandbox = r.host.sandbox.as_ref().unwrap();
     // Pay with no delivery reaching us: the tunnel is replaced by a dead end first.
     sandbox.add_tunnel(server::host::DEMO_PUBLIC_URL, "http://127.0.0.1:9");
     let paid = sandbox
-        .pay_preference(charge.preference_id.as_deref().unwrap(), PayRequest::default())
+        .pay_preference(
+            charge.preference_id.as_deref().unwrap(),
+            PayRequest::default(),
+        )
         .await
         .unwrap();
     assert_eq!(paid.delivery_status, None);

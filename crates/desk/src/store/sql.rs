@@ -131,7 +131,9 @@ fn expect_one(result: AnyQueryResult, what: &str) -> Result<(), StoreError> {
     if result.rows_affected() == 1 {
         Ok(())
     } else {
-        Err(StoreError::Conflict(format!("{what} changed since it was read")))
+        Err(StoreError::Conflict(format!(
+            "{what} changed since it was read"
+        )))
     }
 }
 
