@@ -98,6 +98,38 @@ impl SqlStore {
         self.dialect
     }
 
+    /// The booking whose `column` (a column name from this file, never input) equals `value`.
+    async fn booking_where(
+        &self,
+        column: &'static str,
+        value: &str,
+    ) -> Result<Option<Booking>, StoreError> {
+        let sql = format!("SELECT {BOOKING_COLUMNS} FROM bookings WHERE {column} = ?");
+        let row = sqlx::query(AssertSqlSafe(sql))
+            .bind(value)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(map_err)?;
+        row.as_ref().map(rows::booking).transpose()
+    }
+
+    /// The newest charge whose `column` (a column name from this file) equals `value`.
+    async fn charge_where(
+        &self,
+        column: &'static str,
+        value: &str,
+    ) -> Result<Option<Charge>, StoreError> {
+        let sql = format!(
+            "SELECT {CHARGE_COLUMNS} FROM charges WHERE {column} = ? ORDER BY created_at DESC, id DESC"
+        );
+        let row = sqlx::query(AssertSqlSafe(sql))
+            .bind(value)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(map_err)?;
+        row.as_ref().map(rows::charge).transpose()
+    }
+
     /// Closes the pool (tests and shutdown).
     pub async fn close(&self) {
         self.pool.close().await;
@@ -155,10 +187,11 @@ const UPDATE_CHARGE: &str = "UPDATE charges SET preference_id = ?, init_point = 
     expires_at = ?, paid_at = ?, version = version + 1, updated_at = ? \
     WHERE id = ? AND version = ?";
 
-const INSERT_PAYMENT: &str = "INSERT INTO payments (mp_payment_id, charge_id, status, \
-    status_detail, amount, currency, amount_refunded, method, date_created, date_approved, \
-    date_last_updated, raw, created_at, updated_at) \
-    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+// Both payment statements bind the same values in the same order (see `bind_payment`),
+// the insert adding `created_at` last.
+const INSERT_PAYMENT: &str = "INSERT INTO payments (charge_id, status, status_detail, amount, \
+    currency, amount_refunded, method, date_created, date_approved, date_last_updated, raw, \
+    updated_at, mp_payment_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
 
 const UPDATE_PAYMENT: &str = "UPDATE payments SET charge_id = ?, status = ?, status_detail = ?, \
     amount = ?, currency = ?, amount_refunded = ?, method = ?, date_created = ?, \
@@ -229,23 +262,11 @@ impl Store for SqlStore {
     }
 
     async fn booking(&self, id: &str) -> Result<Option<Booking>, StoreError> {
-        let sql = format!("SELECT {BOOKING_COLUMNS} FROM bookings WHERE id = ?");
-        let row = sqlx::query(AssertSqlSafe(sql))
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(map_err)?;
-        row.as_ref().map(rows::booking).transpose()
+        self.booking_where("id", id).await
     }
 
     async fn booking_by_idempotency_key(&self, key: &str) -> Result<Option<Booking>, StoreError> {
-        let sql = format!("SELECT {BOOKING_COLUMNS} FROM bookings WHERE idempotency_key = ?");
-        let row = sqlx::query(AssertSqlSafe(sql))
-            .bind(key)
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(map_err)?;
-        row.as_ref().map(rows::booking).transpose()
+        self.booking_where("idempotency_key", key).await
     }
 
     async fn update_booking(&self, b: &Booking) -> Result<i64, StoreError> {
@@ -315,25 +336,11 @@ impl Store for SqlStore {
     }
 
     async fn charge(&self, id: &str) -> Result<Option<Charge>, StoreError> {
-        let sql = format!("SELECT {CHARGE_COLUMNS} FROM charges WHERE id = ?");
-        let row = sqlx::query(AssertSqlSafe(sql))
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(map_err)?;
-        row.as_ref().map(rows::charge).transpose()
+        self.charge_where("id", id).await
     }
 
     async fn charge_of_booking(&self, booking_id: &str) -> Result<Option<Charge>, StoreError> {
-        let sql = format!(
-            "SELECT {CHARGE_COLUMNS} FROM charges WHERE booking_id = ? ORDER BY created_at DESC"
-        );
-        let row = sqlx::query(AssertSqlSafe(sql))
-            .bind(booking_id)
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(map_err)?;
-        row.as_ref().map(rows::charge).transpose()
+        self.charge_where("booking_id", booking_id).await
     }
 
     async fn update_charge(&self, c: &Charge) -> Result<i64, StoreError> {
@@ -401,36 +408,9 @@ impl Store for SqlStore {
                 .map_err(map_err)?
                 .is_some();
             let q = if exists {
-                sqlx::query(UPDATE_PAYMENT)
-                    .bind(&p.charge_id)
-                    .bind(&p.status)
-                    .bind(&p.status_detail)
-                    .bind(p.amount.to_string())
-                    .bind(&p.currency)
-                    .bind(p.amount_refunded.to_string())
-                    .bind(&p.method)
-                    .bind(opt_time(p.date_created))
-                    .bind(opt_time(p.date_approved))
-                    .bind(opt_time(p.date_last_updated))
-                    .bind(&p.raw)
-                    .bind(&at)
-                    .bind(p.mp_payment_id)
+                bind_payment(sqlx::query(UPDATE_PAYMENT), p, &at)
             } else {
-                sqlx::query(INSERT_PAYMENT)
-                    .bind(p.mp_payment_id)
-                    .bind(&p.charge_id)
-                    .bind(&p.status)
-                    .bind(&p.status_detail)
-                    .bind(p.amount.to_string())
-                    .bind(&p.currency)
-                    .bind(p.amount_refunded.to_string())
-                    .bind(&p.method)
-                    .bind(opt_time(p.date_created))
-                    .bind(opt_time(p.date_approved))
-                    .bind(opt_time(p.date_last_updated))
-                    .bind(&p.raw)
-                    .bind(&at)
-                    .bind(&at)
+                bind_payment(sqlx::query(INSERT_PAYMENT), p, &at).bind(&at)
             };
             q.execute(&mut *tx).await.map_err(map_err)?;
         }
@@ -611,6 +591,22 @@ fn bind_charge_update<'q>(q: AnyQuery<'q>, c: &'q Charge) -> AnyQuery<'q> {
         .bind(to_db(now()))
         .bind(&c.id)
         .bind(c.version)
+}
+
+fn bind_payment<'q>(q: AnyQuery<'q>, p: &'q Payment, at: &'q str) -> AnyQuery<'q> {
+    q.bind(&p.charge_id)
+        .bind(&p.status)
+        .bind(&p.status_detail)
+        .bind(p.amount.to_string())
+        .bind(&p.currency)
+        .bind(p.amount_refunded.to_string())
+        .bind(&p.method)
+        .bind(opt_time(p.date_created))
+        .bind(opt_time(p.date_approved))
+        .bind(opt_time(p.date_last_updated))
+        .bind(&p.raw)
+        .bind(at)
+        .bind(p.mp_payment_id)
 }
 
 fn bind_audit<'q>(q: AnyQuery<'q>, a: &'q AuditEntry) -> AnyQuery<'q> {
