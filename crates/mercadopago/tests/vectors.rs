@@ -38,9 +38,19 @@ fn every_signature_vector_gets_its_expected_verdict() {
                     .and_then(|(_, val)| val.as_str().map(str::to_string))
             })
         };
-        // data.id is taken from the request target's query string, as a receiver would.
-        let target = v["request_target"].as_str().unwrap();
-        let query = target.split_once('?').map(|(_, q)| q).unwrap_or("");
+        // data.id is taken from the query string, as a receiver would: the request target's
+        // when the vector has one, else the `query` object encoded as MP would send it.
+        let query = match v["request_target"].as_str() {
+            Some(target) => target.split_once('?').map(|(_, q)| q).unwrap_or("").to_string(),
+            None => {
+                let mut q = url::form_urlencoded::Serializer::new(String::new());
+                for (k, val) in v["query"].as_object().unwrap() {
+                    q.append_pair(k, val.as_str().unwrap());
+                }
+                q.finish()
+            }
+        };
+        let query = query.as_str();
         let params = QueryParams::parse(query);
         let secret = v["public_key_or_secret"].as_str().unwrap();
         let verdict = verify_signature(
