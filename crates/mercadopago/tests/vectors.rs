@@ -41,7 +41,11 @@ fn every_signature_vector_gets_its_expected_verdict() {
         // data.id is taken from the query string, as a receiver would: the request target's
         // when the vector has one, else the `query` object encoded as MP would send it.
         let query = match v["request_target"].as_str() {
-            Some(target) => target.split_once('?').map(|(_, q)| q).unwrap_or("").to_string(),
+            Some(target) => target
+                .split_once('?')
+                .map(|(_, q)| q)
+                .unwrap_or("")
+                .to_string(),
             None => {
                 let mut q = url::form_urlencoded::Serializer::new(String::new());
                 for (k, val) in v["query"].as_object().unwrap() {
