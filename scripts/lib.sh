@@ -61,7 +61,10 @@ ensure_mysql() {
     return 0
   fi
   apt_install mariadb-server mariadb-client
-  if mysql_up; then return 0; fi
+  if mysql_up; then
+    drop_test_schemas
+    return 0
+  fi
   log "starting MariaDB"
   mkdir -p /run/mysqld && chown mysql:mysql /run/mysqld 2>/dev/null || true
   if [ ! -d /var/lib/mysql/mysql ]; then
@@ -75,4 +78,14 @@ ensure_mysql() {
   mysql_up || fail "MariaDB did not start on 127.0.0.1:3306"
   # A fresh install lets root in over the socket only; tests connect over TCP without a password.
   mysql -uroot -e "ALTER USER 'root'@'localhost' IDENTIFIED VIA mysql_native_password USING PASSWORD(''); FLUSH PRIVILEGES;" 2>/dev/null || true
+}
+
+# Each MySQL test makes a schema `mostrador_t_<ulid>`; drop those left by earlier runs.
+drop_test_schemas() {
+  local schemas
+  schemas=$(mysql --protocol=TCP -h127.0.0.1 -P3306 -uroot -N -e \
+    "SELECT schema_name FROM information_schema.schemata WHERE schema_name LIKE 'mostrador\\_t\\_%'" 2>/dev/null) || return 0
+  for s in $schemas; do
+    mysql --protocol=TCP -h127.0.0.1 -P3306 -uroot -e "DROP DATABASE \`$s\`" 2>/dev/null || true
+  done
 }
