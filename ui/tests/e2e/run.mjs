@@ -217,6 +217,8 @@ describe('Mostrador desk UI', () => {
   it('moves between days', async () => {
     const page = await open();
     const label = page.getByTestId('agenda-day-label');
+    // The label fills in once app_status has answered with the clinic's zone.
+    await eventually(async () => (await textOf(label)) !== '', 'the day label');
     const today = await textOf(label);
     await page.getByTestId('agenda-next').click();
     await page.getByTestId('agenda-empty').waitFor();
