@@ -301,8 +301,36 @@ impl Desk {
     }
 
     /// Creates the MP link for a draft charge. A provider failure leaves the charge a draft
-    /// with an outbox entry to retry, so the booking stands and nothing is orphaned.
+    /// with an outbox entry that the outbox worker retries, so the booking stands, the UI
+    /// shows "link pending", and nothing is orphaned.
     pub(crate) async fn open_link(
+        &self,
+        booking: &Booking,
+        charge: &mut Charge,
+    ) -> Result<(), DeskError> {
+        match self.try_open_link(booking, charge).await {
+            Ok(()) => Ok(()),
+            Err(DeskError::DbUnavailable) => Err(DeskError::DbUnavailable),
+            Err(e) => {
+                tracing::warn!(charge = %charge.id, code = ?e.code(), "payment link not created yet");
+                self.store
+                    .enqueue(&OutboxItem {
+                        id: new_id(),
+                        kind: crate::outbox::CREATE_LINK.into(),
+                        payload: serde_json::json!({ "chargeId": charge.id }).to_string(),
+                        idempotency_key: format!("{}:{}", crate::outbox::CREATE_LINK, charge.id),
+                        next_attempt_at: now() + crate::outbox::first_retry(),
+                        attempts: 0,
+                        last_error: Some(e.public_message()),
+                    })
+                    .await?;
+                Ok(())
+            }
+        }
+    }
+
+    /// One attempt at the MP link: on success the charge is `open`.
+    pub(crate) async fn try_open_link(
         &self,
         booking: &Booking,
         charge: &mut Charge,
@@ -319,38 +347,21 @@ impl Desk {
             notification_url: self.clinic.mp_notification_url(),
             expires_at,
         };
-        match self.payments.create_link(&request).await {
-            Ok(link) => {
-                charge.preference_id = Some(link.preference_id);
-                charge.init_point = Some(link.init_point);
-                charge.expires_at = Some(expires_at);
-                charge.status = ChargeStatus::Open;
-                charge.version = self.store.update_charge(charge).await?;
-                self.audit(
-                    "desk",
-                    "charge.open",
-                    "charge",
-                    &charge.id,
-                    &charge.money.to_string(),
-                )
-                .await;
-                Ok(())
-            }
-            Err(e) => {
-                tracing::warn!(charge = %charge.id, code = ?e.code(), "payment link not created yet");
-                let item = OutboxItem {
-                    id: new_id(),
-                    kind: "mp.create_link".into(),
-                    payload: serde_json::json!({ "chargeId": charge.id }).to_string(),
-                    idempotency_key: format!("mp.create_link:{}", charge.id),
-                    next_attempt_at: now() + chrono::Duration::seconds(30),
-                    attempts: 0,
-                    last_error: Some(e.public_message()),
-                };
-                self.store.enqueue(&item).await?;
-                Ok(())
-            }
-        }
+        let link = self.payments.create_link(&request).await?;
+        charge.preference_id = Some(link.preference_id);
+        charge.init_point = Some(link.init_point);
+        charge.expires_at = Some(expires_at);
+        charge.status = ChargeStatus::Open;
+        charge.version = self.store.update_charge(charge).await?;
+        self.audit(
+            "desk",
+            "charge.open",
+            "charge",
+            &charge.id,
+            &charge.money.to_string(),
+        )
+        .await;
+        Ok(())
     }
 
     /// The agenda of one local day (`YYYY-MM-DD`) in the clinic's zone.

@@ -14,6 +14,7 @@ pub mod events;
 pub mod inbox;
 pub mod model;
 pub mod money;
+pub mod outbox;
 pub mod ports;
 pub mod providers;
 pub mod secrets;

@@ -44,6 +44,7 @@ conformance!(
     a_conflicting_charge_write_rolls_back_its_payments,
     outbox_items_are_unique_by_idempotency_key,
     charges_are_found_by_status,
+    due_outbox_items_are_leased_once_and_retried_when_due,
 );
 
 fn at(s: &str) -> DateTime<Utc> {
@@ -355,4 +356,63 @@ async fn charges_are_found_by_status(s: &dyn Store) {
     assert_eq!(found.len(), 1);
     assert_eq!(found[0].id, open.id);
     assert!(s.charges_with_status(&[], 10).await.unwrap().is_empty());
+}
+
+async fn due_outbox_items_are_leased_once_and_retried_when_due(s: &dyn Store) {
+    let t0 = now();
+    let item = |key: &str, due| OutboxItem {
+        id: new_id(),
+        kind: "mp.create_link".into(),
+        payload: "{}".into(),
+        idempotency_key: key.into(),
+        next_attempt_at: due,
+        attempts: 0,
+        last_error: None,
+    };
+    s.enqueue(&item("due", t0)).await.unwrap();
+    s.enqueue(&item("later", t0 + Duration::minutes(10)))
+        .await
+        .unwrap();
+
+    let claimed = s
+        .claim_outbox(t0, t0 + Duration::seconds(120), 10)
+        .await
+        .unwrap();
+    assert_eq!(claimed.len(), 1);
+    assert_eq!(claimed[0].idempotency_key, "due");
+    assert_eq!(claimed[0].attempts, 1);
+    // Leased: nobody else gets it until the lease runs out.
+    assert!(
+        s.claim_outbox(t0 + Duration::seconds(60), t0 + Duration::seconds(180), 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    s.fail_outbox(
+        &claimed[0].id,
+        "Mercado Pago is unavailable",
+        t0 + Duration::seconds(30),
+    )
+    .await
+    .unwrap();
+    let pending = s.pending_outbox(10).await.unwrap();
+    assert_eq!(pending.len(), 2);
+    assert_eq!(
+        pending[0].last_error.as_deref(),
+        Some("Mercado Pago is unavailable")
+    );
+
+    let retry = s
+        .claim_outbox(t0 + Duration::seconds(31), t0 + Duration::seconds(151), 10)
+        .await
+        .unwrap();
+    assert_eq!(retry.len(), 1);
+    assert_eq!(retry[0].attempts, 2);
+    s.finish_outbox(&retry[0].id, t0 + Duration::seconds(32))
+        .await
+        .unwrap();
+    let pending = s.pending_outbox(10).await.unwrap();
+    assert_eq!(pending.len(), 1);
+    assert_eq!(pending[0].idempotency_key, "later");
 }

@@ -4,6 +4,7 @@
 //! points everything at it.
 
 use crate::listener::{ListenerState, router};
+use crate::rate_limit::RateLimit;
 use desk::events::EventSink;
 use desk::money::Currency;
 use desk::store::SqlStore;
@@ -170,20 +171,23 @@ impl Host {
         let app = router(ListenerState {
             desk: desk.clone(),
             mp_webhook_secret,
-        });
+            rate_limit: RateLimit::default(),
+        })
+        .into_make_service_with_connect_info::<SocketAddr>();
         let serve = tokio::spawn(async move {
             if let Err(e) = axum::serve(listener, app).await {
                 tracing::error!(error = %e, "webhook listener stopped");
             }
         });
-        let worker = tokio::spawn(desk.clone().run_inbox_worker(Duration::from_secs(5)));
+        let inbox = tokio::spawn(desk.clone().run_inbox_worker(Duration::from_secs(5)));
+        let outbox = tokio::spawn(desk.clone().run_outbox_worker(Duration::from_secs(5)));
         tracing::info!(listener = %listener_url, demo = sandbox.is_some(), "Mostrador started");
         Ok(Host {
             desk,
             listener_url,
             demo: sandbox.is_some(),
             sandbox,
-            tasks: vec![serve, worker],
+            tasks: vec![serve, inbox, outbox],
         })
     }
 

@@ -6,5 +6,6 @@
 
 pub mod host;
 pub mod listener;
+pub mod rate_limit;
 
 pub use host::{Host, HostConfig, HostError};

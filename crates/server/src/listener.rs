@@ -18,6 +18,8 @@ use std::sync::Arc;
 use std::time::Duration;
 use tower_http::timeout::TimeoutLayer;
 
+use crate::rate_limit::{self, Limiter, RateLimit};
+
 /// Largest webhook body accepted.
 pub const BODY_LIMIT: usize = 256 * 1024;
 
@@ -27,15 +29,22 @@ pub struct ListenerState {
     pub desk: Arc<Desk>,
     /// `MP_WEBHOOK_SECRET`; without it no signed MP delivery can be accepted.
     pub mp_webhook_secret: Option<SecretString>,
+    pub rate_limit: RateLimit,
 }
 
-/// The listener's routes; anything else is 404.
+/// The listener's routes; anything else is 404. Serve it with
+/// `into_make_service_with_connect_info::<SocketAddr>()`: the rate limit is per client address.
 pub fn router(state: ListenerState) -> Router {
+    let limiter = Limiter::new(state.rate_limit);
     Router::new()
         .route(MP_WEBHOOK_PATH, post(mp_webhook))
         .route(GHL_WEBHOOK_PATH, post(ghl_webhook))
         .route("/healthz", get(healthz))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(axum::middleware::from_fn_with_state(
+            limiter,
+            rate_limit::limit,
+        ))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::SERVICE_UNAVAILABLE,
             Duration::from_secs(15),

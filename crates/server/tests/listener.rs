@@ -307,3 +307,25 @@ async fn a_legacy_ipn_is_accepted_and_only_triggers_a_reread() {
     wait_for_status(&mut r, &charge.id, "paid").await;
     assert_eq!(inbox(&r).await.0, 1);
 }
+
+#[tokio::test]
+async fn a_client_over_its_allowance_gets_429() {
+    let r = start().await;
+    let app = server::listener::router(server::listener::ListenerState {
+        desk: r.host.desk.clone(),
+        mp_webhook_secret: None,
+        rate_limit: server::rate_limit::RateLimit {
+            burst: 3.0,
+            per_second: 0.01,
+        },
+    })
+    .into_make_service_with_connect_info::<std::net::SocketAddr>();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/healthz", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    let mut statuses = Vec::new();
+    for _ in 0..5 {
+        statuses.push(r.http.get(&url).send().await.unwrap().status().as_u16());
+    }
+    assert_eq!(statuses, vec![200, 200, 200, 429, 429]);
+}

@@ -98,6 +98,24 @@ pub trait Store: Send + Sync {
 
     /// Queues a side effect; `false` when its idempotency key is already queued.
     async fn enqueue(&self, item: &OutboxItem) -> Result<bool, StoreError>;
+    /// Leases up to `limit` due, unfinished items until `lease_until` (their next attempt
+    /// time doubles as the lease, so no extra column is needed).
+    async fn claim_outbox(
+        &self,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+        limit: i64,
+    ) -> Result<Vec<OutboxItem>, StoreError>;
+    async fn finish_outbox(&self, id: &str, at: DateTime<Utc>) -> Result<(), StoreError>;
+    /// Keeps the error for staff and schedules the next attempt.
+    async fn fail_outbox(
+        &self,
+        id: &str,
+        error: &str,
+        next_attempt_at: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
+    /// Unfinished items, soonest first (what staff see as "pending").
+    async fn pending_outbox(&self, limit: i64) -> Result<Vec<OutboxItem>, StoreError>;
     async fn audit(&self, entry: &AuditEntry) -> Result<(), StoreError>;
     async fn audit_of(&self, entity: &str, entity_id: &str) -> Result<Vec<AuditEntry>, StoreError>;
 }

@@ -135,6 +135,21 @@ pub(super) fn inbox(row: &AnyRow) -> Result<InboxDelivery, StoreError> {
     })
 }
 
+pub(super) const OUTBOX_COLUMNS: &str =
+    "id, kind, payload, idempotency_key, next_attempt_at, attempts, last_error";
+
+pub(super) fn outbox(row: &AnyRow) -> Result<OutboxItem, StoreError> {
+    Ok(OutboxItem {
+        id: text(row, "id")?,
+        kind: text(row, "kind")?,
+        payload: text(row, "payload")?,
+        idempotency_key: text(row, "idempotency_key")?,
+        next_attempt_at: time(row, "next_attempt_at")?,
+        attempts: int(row, "attempts")?,
+        last_error: opt_text(row, "last_error")?,
+    })
+}
+
 pub(super) fn audit(row: &AnyRow) -> Result<AuditEntry, StoreError> {
     Ok(AuditEntry {
         actor: text(row, "actor")?,

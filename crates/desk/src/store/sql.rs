@@ -1,6 +1,8 @@
 //! [`SqlStore`]: the [`Store`] over sqlx's `Any` driver, one code path for SQLite and MySQL.
 
-use super::rows::{self, BOOKING_COLUMNS, CHARGE_COLUMNS, INBOX_COLUMNS, PAYMENT_COLUMNS};
+use super::rows::{
+    self, BOOKING_COLUMNS, CHARGE_COLUMNS, INBOX_COLUMNS, OUTBOX_COLUMNS, PAYMENT_COLUMNS,
+};
 use super::{AgendaRow, Store, StoreError};
 use crate::model::*;
 use crate::time::{now, to_db};
@@ -554,6 +556,88 @@ impl Store for SqlStore {
             Err(StoreError::Conflict(_)) => Ok(false),
             Err(e) => Err(e),
         }
+    }
+
+    async fn claim_outbox(
+        &self,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+        limit: i64,
+    ) -> Result<Vec<OutboxItem>, StoreError> {
+        let sql = format!(
+            "SELECT {OUTBOX_COLUMNS} FROM outbox WHERE done_at IS NULL AND next_attempt_at <= ? \
+             ORDER BY next_attempt_at, id LIMIT ?"
+        );
+        let due = sqlx::query(AssertSqlSafe(sql))
+            .bind(to_db(now))
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(map_err)?
+            .iter()
+            .map(rows::outbox)
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut claimed = Vec::with_capacity(due.len());
+        for mut item in due {
+            // Moving next_attempt_at from the value read is the lease: only one worker wins.
+            let result = sqlx::query(
+                "UPDATE outbox SET next_attempt_at = ?, attempts = attempts + 1 \
+                 WHERE id = ? AND done_at IS NULL AND next_attempt_at = ?",
+            )
+            .bind(to_db(lease_until))
+            .bind(&item.id)
+            .bind(to_db(item.next_attempt_at))
+            .execute(&self.pool)
+            .await
+            .map_err(map_err)?;
+            if result.rows_affected() == 1 {
+                item.attempts += 1;
+                item.next_attempt_at = lease_until;
+                claimed.push(item);
+            }
+        }
+        Ok(claimed)
+    }
+
+    async fn finish_outbox(&self, id: &str, at: DateTime<Utc>) -> Result<(), StoreError> {
+        sqlx::query("UPDATE outbox SET done_at = ?, last_error = NULL WHERE id = ?")
+            .bind(to_db(at))
+            .bind(id)
+            .execute(&self.pool)
+            .await
+            .map_err(map_err)?;
+        Ok(())
+    }
+
+    async fn fail_outbox(
+        &self,
+        id: &str,
+        error: &str,
+        next_attempt_at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        sqlx::query("UPDATE outbox SET next_attempt_at = ?, last_error = ? WHERE id = ?")
+            .bind(to_db(next_attempt_at))
+            .bind(error)
+            .bind(id)
+            .execute(&self.pool)
+            .await
+            .map_err(map_err)?;
+        Ok(())
+    }
+
+    async fn pending_outbox(&self, limit: i64) -> Result<Vec<OutboxItem>, StoreError> {
+        let sql = format!(
+            "SELECT {OUTBOX_COLUMNS} FROM outbox WHERE done_at IS NULL \
+             ORDER BY next_attempt_at, id LIMIT ?"
+        );
+        sqlx::query(AssertSqlSafe(sql))
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(map_err)?
+            .iter()
+            .map(rows::outbox)
+            .collect()
     }
 
     async fn audit(&self, entry: &AuditEntry) -> Result<(), StoreError> {

@@ -1,0 +1,133 @@
+//! The outbox: every side effect still owed to a provider is a row, retried with
+//! exponential backoff and jitter until it is done, visible with its last error. Each kind
+//! checks state before acting, so a retry never does the work twice.
+
+use crate::booking::Desk;
+use crate::error::DeskError;
+use crate::events::DeskEvent;
+use crate::model::*;
+use crate::time::now;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Create the MP payment link of a draft charge (`{"chargeId": …}`).
+pub const CREATE_LINK: &str = "mp.create_link";
+
+/// How long a worker holds an item before another may take it.
+const LEASE: chrono::Duration = chrono::Duration::seconds(120);
+const BATCH: i64 = 16;
+
+/// When the first retry of a failed side effect falls due.
+pub fn first_retry() -> chrono::Duration {
+    chrono::Duration::seconds(30)
+}
+
+/// 30 s × 2^attempts, capped at an hour, ±20 % jitter so retries from many desks spread.
+pub fn backoff(attempts: i64) -> chrono::Duration {
+    let base = 30_i64.saturating_mul(1 << attempts.clamp(0, 7)).min(3600);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    let jitter_permille = i64::from(nanos % 401) - 200; // -200 ..= 200
+    chrono::Duration::milliseconds(base * 1000 + base * jitter_permille)
+}
+
+impl Desk {
+    /// Performs every due outbox item once; returns how many finished.
+    pub async fn drain_outbox(&self) -> Result<usize, DeskError> {
+        let at = now();
+        let items = self.store.claim_outbox(at, at + LEASE, BATCH).await?;
+        let mut finished = 0;
+        for item in items {
+            match self.perform(&item).await {
+                Ok(()) => {
+                    self.store.finish_outbox(&item.id, now()).await?;
+                    finished += 1;
+                }
+                Err(e) => {
+                    tracing::warn!(
+                        item = %item.id,
+                        kind = %item.kind,
+                        attempts = item.attempts,
+                        code = ?e.code(),
+                        "side effect failed; will retry"
+                    );
+                    self.store
+                        .fail_outbox(
+                            &item.id,
+                            &e.public_message(),
+                            now() + backoff(item.attempts),
+                        )
+                        .await?;
+                }
+            }
+        }
+        Ok(finished)
+    }
+
+    /// Runs the outbox worker until the task is dropped.
+    pub async fn run_outbox_worker(self: Arc<Self>, every: Duration) {
+        loop {
+            if let Err(e) = self.drain_outbox().await {
+                tracing::warn!(code = ?e.code(), "outbox pass failed");
+            }
+            tokio::time::sleep(every).await;
+        }
+    }
+
+    async fn perform(&self, item: &OutboxItem) -> Result<(), DeskError> {
+        let payload: serde_json::Value = serde_json::from_str(&item.payload)
+            .map_err(|e| DeskError::Internal(format!("outbox payload: {e}")))?;
+        match item.kind.as_str() {
+            CREATE_LINK => {
+                let charge_id = payload["chargeId"]
+                    .as_str()
+                    .ok_or_else(|| DeskError::Internal("outbox payload without chargeId".into()))?;
+                self.create_link_now(charge_id).await
+            }
+            other => Err(DeskError::Internal(format!("unknown outbox kind {other}"))),
+        }
+    }
+
+    /// Creates the link of a draft charge now (the outbox worker, and the UI's retry button).
+    /// A charge that already has its link, or whose booking never reached GHL, needs nothing.
+    pub async fn create_link_now(&self, charge_id: &str) -> Result<(), DeskError> {
+        let mut charge = self.charge(charge_id).await?;
+        if charge.status != ChargeStatus::Draft {
+            return Ok(());
+        }
+        let booking = self
+            .store
+            .booking(&charge.booking_id)
+            .await?
+            .ok_or_else(|| DeskError::NotFound("booking".into()))?;
+        if booking.sync != SyncState::Synced {
+            return Ok(());
+        }
+        self.try_open_link(&booking, &mut charge).await?;
+        self.events.emit(DeskEvent::ChargeUpdated {
+            charge_id: charge.id.clone(),
+            booking_id: charge.booking_id.clone(),
+            status: charge.status.as_str().to_string(),
+        });
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_grows_is_capped_and_jittered_within_a_fifth() {
+        for attempts in 0..12 {
+            let b = backoff(attempts).num_milliseconds();
+            let base = (30_i64 << attempts.min(7)).min(3600) * 1000;
+            assert!(
+                b >= base * 4 / 5 && b <= base * 6 / 5,
+                "{attempts}: {b} vs {base}"
+            );
+        }
+    }
+}
