@@ -8,6 +8,7 @@ const COMMANDS: &[&str] = &[
     "create_booking",
     "charge_qr",
     "simulate_payment",
+    "retry_link",
 ];
 
 fn main() {

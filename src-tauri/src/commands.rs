@@ -162,3 +162,11 @@ pub async fn simulate_payment(
         .map_err(|e| CommandError::new(ErrorCode::ProviderUnavailable, e.to_string()))?;
     Ok(())
 }
+
+/// Asks for a draft charge's payment link now instead of waiting for the outbox's retry.
+/// The UI learns of the new link from the `charge-updated` event.
+#[tauri::command]
+pub async fn retry_link(state: State<'_, AppState>, charge_id: String) -> Result<(), CommandError> {
+    let host = state.host().await?;
+    Ok(host.desk.create_link_now(&charge_id).await?)
+}

@@ -22,6 +22,7 @@ pub fn with_commands<R: Runtime>(builder: tauri::Builder<R>) -> tauri::Builder<R
         commands::create_booking,
         commands::charge_qr,
         commands::simulate_payment,
+        commands::retry_link,
     ])
 }
 

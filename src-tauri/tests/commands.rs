@@ -175,6 +175,29 @@ fn arguments_must_use_the_ui_camel_case_names() {
 }
 
 #[test]
+fn retrying_the_link_of_an_open_charge_changes_nothing() {
+    let app = app();
+    let view = invoke(
+        &app,
+        "create_booking",
+        booking_request("k5", "12:00", "12:30", "80.00"),
+    )
+    .unwrap();
+    let charge_id = view["charge"]["id"].as_str().unwrap().to_string();
+    assert_eq!(
+        invoke(&app, "retry_link", json!({ "chargeId": charge_id })).unwrap(),
+        Value::Null
+    );
+    let qr = invoke(&app, "charge_qr", json!({ "chargeId": charge_id })).unwrap();
+    assert_eq!(
+        qr["paymentLink"], view["charge"]["paymentLink"],
+        "the same link, not a second one"
+    );
+    let err = invoke(&app, "retry_link", json!({ "chargeId": "nope" })).unwrap_err();
+    assert_eq!(err["code"], json!("NOT_FOUND"));
+}
+
+#[test]
 fn a_page_from_elsewhere_may_not_call_commands() {
     let app = app();
     let err = invoke_from(&app, "https://example.com", "app_status", json!({})).unwrap_err();

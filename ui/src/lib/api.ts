@@ -101,6 +101,7 @@ export const api = {
     invoke<BookingView>('create_booking', { request }),
   chargeQr: (chargeId: string) => invoke<ChargeQr>('charge_qr', { chargeId }),
   simulatePayment: (chargeId: string) => invoke<null>('simulate_payment', { chargeId }),
+  retryLink: (chargeId: string) => invoke<null>('retry_link', { chargeId }),
   onChargeUpdated: (handler: (update: ChargeUpdated) => void): Promise<UnlistenFn> =>
     listen<ChargeUpdated>(CHARGE_UPDATED_EVENT, (event) => handler(event.payload)),
 };

@@ -31,6 +31,7 @@ export class Desk {
   qrLoading = $state(false);
   panelError = $state<ApiError | null>(null);
   simulating = $state(false);
+  retrying = $state(false);
 
   private agendaRequest = 0;
   private qrRequest = 0;
@@ -122,6 +123,21 @@ export class Desk {
       this.panelError = toApiError(error);
     } finally {
       this.simulating = false;
+    }
+  }
+
+  /** Asks for the payment link of a draft charge now instead of waiting for the retry. */
+  async retryLink(): Promise<void> {
+    const chargeId = this.selected?.charge?.id;
+    if (!chargeId) return;
+    this.retrying = true;
+    this.panelError = null;
+    try {
+      await api.retryLink(chargeId);
+    } catch (error) {
+      this.panelError = toApiError(error);
+    } finally {
+      this.retrying = false;
     }
   }
 

@@ -191,6 +191,15 @@ export function installFake(options: { demo?: boolean; latencyMs?: number } = {}
         setTimeout(() => void emitChargeUpdated({ chargeId: ch.id, bookingId: booking.id, status: 'paid' }), 300);
         return null;
       }
+      case 'retry_link': {
+        const { booking, charge: ch } = findCharge(args.chargeId);
+        if (ch.status === 'draft') {
+          ch.status = 'open';
+          ch.paymentLink = `https://www.mercadopago.com.pe/checkout/v1/redirect?pref_id=retry-${ch.id}`;
+          setTimeout(() => void emitChargeUpdated({ chargeId: ch.id, bookingId: booking.id, status: 'open' }), 100);
+        }
+        return null;
+      }
       default:
         return fail('INTERNAL', `unknown command ${cmd}`);
     }

@@ -193,6 +193,10 @@ describe('Mostrador desk UI', () => {
     await page.getByTestId('charge-link-pending').waitFor();
     assert.equal(await page.getByTestId('charge-qr').count(), 0);
     assert.equal(await textOf(page.getByTestId('charge-status')), 'Link pendiente');
+    // "Retry now" asks for the link at once; the panel shows the QR when it is ready.
+    await page.getByTestId('charge-retry-link').click();
+    await page.locator('[data-testid="charge-qr"] svg').waitFor();
+    assert.equal(await textOf(page.getByTestId('charge-status')), 'Esperando pago');
   });
 
   it('switches to English and remembers it', async () => {
