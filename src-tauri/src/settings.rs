@@ -73,5 +73,11 @@ pub fn resolve(data_dir: PathBuf, keychain: &dyn SecretStore) -> Result<Mode, St
         currency,
         timezone,
         link_ttl: Duration::from_secs(24 * 3600),
+        reconcile_every: match env("RECONCILE_INTERVAL_SECS") {
+            Some(v) => Duration::from_secs(v.parse::<u64>().ok().filter(|s| *s >= 10).ok_or_else(
+                || format!("RECONCILE_INTERVAL_SECS must be a number of seconds ≥ 10: {v}"),
+            )?),
+            None => server::host::DEFAULT_RECONCILE_EVERY,
+        },
     })))
 }

@@ -17,6 +17,7 @@ pub mod money;
 pub mod outbox;
 pub mod ports;
 pub mod providers;
+pub mod reconcile;
 pub mod secrets;
 pub mod store;
 #[cfg(any(test, feature = "testing"))]

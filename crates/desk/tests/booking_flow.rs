@@ -101,6 +101,7 @@ on_both_databases!(
     an_approved_payment_marks_the_charge_paid_once,
     an_underpaid_approval_needs_review_and_is_never_paid,
     a_rejected_attempt_leaves_the_charge_open,
+    the_reconciler_finds_a_payment_whose_webhook_never_came,
 );
 
 async fn a_booking_creates_the_appointment_and_an_open_link(w: World) {
@@ -328,4 +329,32 @@ async fn a_rejected_attempt_leaves_the_charge_open(w: World) {
             .len(),
         1
     );
+}
+
+async fn the_reconciler_finds_a_payment_whose_webhook_never_came(w: World) {
+    let view = w.desk.create_booking(request("missed", 17)).await.unwrap();
+    let charge = w.desk.charge(&view.charge.unwrap().id).await.unwrap();
+    // No public URL in these tests: the sandbox has nowhere to deliver.
+    w.sandbox
+        .pay_preference(
+            charge.preference_id.as_deref().unwrap(),
+            PayRequest::default(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        w.desk.charge(&charge.id).await.unwrap().status,
+        desk::ChargeStatus::Open
+    );
+    let pass = w.desk.reconcile_payments().await.unwrap();
+    assert_eq!(pass.failed, 0);
+    assert!(pass.checked >= 1);
+    assert_eq!(
+        w.desk.charge(&charge.id).await.unwrap().status,
+        desk::ChargeStatus::Paid
+    );
+    // A second pass changes nothing.
+    let before = w.desk.charge(&charge.id).await.unwrap().version;
+    w.desk.reconcile_payments().await.unwrap();
+    assert_eq!(w.desk.charge(&charge.id).await.unwrap().version, before);
 }

@@ -41,7 +41,13 @@ pub struct HostConfig {
     /// `CLINIC_TIMEZONE`; `None` asks GHL for the location's zone.
     pub timezone: Option<chrono_tz::Tz>,
     pub link_ttl: Duration,
+    /// How often the reconciler polls MP for what webhooks missed (`RECONCILE_INTERVAL_SECS`).
+    pub reconcile_every: Duration,
 }
+
+/// Default reconcile interval: often enough that a lost webhook costs minutes, gently enough
+/// for MP's unpublished rate limits.
+pub const DEFAULT_RECONCILE_EVERY: Duration = Duration::from_secs(300);
 
 /// Why the host could not start. Never contains a secret.
 #[derive(Debug, thiserror::Error)]
@@ -108,6 +114,7 @@ impl Host {
             currency: Currency::Pen,
             timezone: None,
             link_ttl: Duration::from_secs(24 * 3600),
+            reconcile_every: DEFAULT_RECONCILE_EVERY,
         };
         Self::launch(config, listener, events, Some(sandbox)).await
     }
@@ -158,13 +165,21 @@ impl Host {
             events,
             clinic,
         ));
-        Self::run(desk, listener, config.mp_webhook_secret, sandbox).await
+        Self::run(
+            desk,
+            listener,
+            config.mp_webhook_secret,
+            config.reconcile_every,
+            sandbox,
+        )
+        .await
     }
 
     async fn run(
         desk: Arc<Desk>,
         listener: tokio::net::TcpListener,
         mp_webhook_secret: Option<SecretString>,
+        reconcile_every: Duration,
         sandbox: Option<Sandbox>,
     ) -> Result<Host, HostError> {
         let listener_url = format!("http://{}", listener.local_addr()?);
@@ -181,13 +196,14 @@ impl Host {
         });
         let inbox = tokio::spawn(desk.clone().run_inbox_worker(Duration::from_secs(5)));
         let outbox = tokio::spawn(desk.clone().run_outbox_worker(Duration::from_secs(5)));
+        let reconciler = tokio::spawn(desk.clone().run_reconciler(reconcile_every));
         tracing::info!(listener = %listener_url, demo = sandbox.is_some(), "Mostrador started");
         Ok(Host {
             desk,
             listener_url,
             demo: sandbox.is_some(),
             sandbox,
-            tasks: vec![serve, inbox, outbox],
+            tasks: vec![serve, inbox, outbox, reconciler],
         })
     }
 
