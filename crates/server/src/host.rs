@@ -22,8 +22,8 @@ use tokio::task::JoinHandle;
 /// as ngrok would.
 pub const DEMO_PUBLIC_URL: &str = "https://demo-tunnel.mostrador.invalid";
 
-/// Everything needed to run for a real clinic.
-#[derive(Clone)]
+/// Everything needed to run for a real clinic. Secrets print as `[REDACTED]`.
+#[derive(Clone, Debug)]
 pub struct HostConfig {
     /// `DATABASE_URL`; `None` means the SQLite file `mostrador.db` in `data_dir`.
     pub database_url: Option<String>,
