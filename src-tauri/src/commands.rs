@@ -110,6 +110,7 @@ pub async fn create_booking(
         contact_id: None,
         starts_at,
         ends_at,
+        title: None,
         amount: request.amount,
         description: request.description,
         source: "desk".into(),

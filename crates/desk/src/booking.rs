@@ -27,6 +27,8 @@ pub struct CreateBooking {
     pub contact_id: Option<String>,
     pub starts_at: DateTime<Utc>,
     pub ends_at: DateTime<Utc>,
+    /// The appointment's title in GHL; `None` composes "description - patient".
+    pub title: Option<String>,
     /// Decimal text as typed ("80.00").
     pub amount: String,
     pub description: String,
@@ -226,7 +228,15 @@ impl Desk {
             calendar_id: calendar.id.clone(),
             contact_id: req.contact_id.clone(),
             patient_name: req.patient_name.trim().to_string(),
-            title: format!("{} - {}", req.description.trim(), req.patient_name.trim()),
+            title: req
+                .title
+                .as_deref()
+                .map(str::trim)
+                .filter(|t| !t.is_empty())
+                .map(str::to_string)
+                .unwrap_or_else(|| {
+                    format!("{} - {}", req.description.trim(), req.patient_name.trim())
+                }),
             status: "new".into(),
             sync: SyncState::Pending,
             starts_at: req.starts_at,

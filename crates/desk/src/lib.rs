@@ -8,6 +8,7 @@
 
 pub mod booking;
 pub mod charge_status;
+pub mod charging;
 pub mod config;
 pub mod error;
 pub mod events;

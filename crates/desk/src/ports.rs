@@ -46,9 +46,27 @@ pub struct CreatedAppointment {
     pub status: String,
 }
 
+/// An appointment as the scheduler holds it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RemoteAppointment {
+    pub ghl_id: String,
+    pub calendar_id: String,
+    pub contact_id: Option<String>,
+    pub title: String,
+    pub status: String,
+    pub starts_at: DateTime<Utc>,
+    pub ends_at: DateTime<Utc>,
+    pub assigned_user_id: Option<String>,
+    pub notes: Option<String>,
+    pub date_added: Option<String>,
+    pub date_updated: Option<String>,
+}
+
 /// The calendar side (GoHighLevel).
 #[async_trait]
 pub trait Scheduler: Send + Sync {
+    /// One appointment, read from the scheduler.
+    async fn appointment(&self, ghl_id: &str) -> Result<RemoteAppointment, DeskError>;
     async fn location(&self, location_id: &str) -> Result<ClinicLocation, DeskError>;
     async fn calendars(&self, location_id: &str) -> Result<Vec<CalendarInfo>, DeskError>;
     /// Finds the patient by phone, or creates them; returns the contact id.

@@ -12,6 +12,35 @@ const DESK_APPOINTMENT_STATUS: &str = "confirmed";
 
 #[async_trait]
 impl Scheduler for ghl::Client {
+    async fn appointment(&self, ghl_id: &str) -> Result<RemoteAppointment, DeskError> {
+        let a = self.get_appointment(ghl_id).await?;
+        let time = |t: &Option<String>, field: &str| {
+            t.as_deref()
+                .and_then(|s| chrono::DateTime::parse_from_rfc3339(s).ok())
+                .map(|d| d.with_timezone(&chrono::Utc))
+                .ok_or_else(|| DeskError::ProviderUnavailable {
+                    provider: "GoHighLevel",
+                    detail: format!("appointment without a readable {field}"),
+                })
+        };
+        Ok(RemoteAppointment {
+            starts_at: time(&a.start_time, "startTime")?,
+            ends_at: time(&a.end_time, "endTime")?,
+            calendar_id: a.calendar_id.clone().unwrap_or_default(),
+            contact_id: a.contact_id.clone(),
+            title: a.title.clone().unwrap_or_else(|| "Cita".into()),
+            status: a
+                .appointment_status
+                .clone()
+                .unwrap_or_else(|| "confirmed".into()),
+            assigned_user_id: a.assigned_user_id.clone(),
+            notes: a.notes.clone(),
+            date_added: a.date_added.clone(),
+            date_updated: a.date_updated.clone(),
+            ghl_id: a.id,
+        })
+    }
+
     async fn location(&self, location_id: &str) -> Result<ClinicLocation, DeskError> {
         let loc = self.get_location(location_id).await?;
         Ok(ClinicLocation {

@@ -76,6 +76,7 @@ fn request(key: &str, hh: u32) -> CreateBooking {
         contact_id: None,
         starts_at: tomorrow_at(hh, 0),
         ends_at: tomorrow_at(hh, 30),
+        title: None,
         amount: "80.00".into(),
         description: "Consulta".into(),
         source: "desk".into(),

@@ -4,6 +4,7 @@
 //!
 //! Adapters only: every business rule lives in `desk`.
 
+pub mod compat;
 pub mod config;
 pub mod host;
 pub mod listener;

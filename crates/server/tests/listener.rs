@@ -55,6 +55,7 @@ fn booking(key: &str, hour: u32) -> CreateBooking {
         contact_id: None,
         starts_at: at(0),
         ends_at: at(30),
+        title: None,
         amount: "120.50".into(),
         description: "Consulta".into(),
         source: "desk".into(),

@@ -44,8 +44,13 @@ pub trait Store: Send + Sync {
     /// Stores a new booking and its draft charge in one transaction. A second booking with
     /// the same idempotency key is a `Conflict`, and stores nothing.
     async fn insert_booking(&self, booking: &Booking, charge: &Charge) -> Result<(), StoreError>;
+    /// Stores a booking that comes with no charge (one imported from GHL).
+    async fn insert_booking_only(&self, booking: &Booking) -> Result<(), StoreError>;
     async fn booking(&self, id: &str) -> Result<Option<Booking>, StoreError>;
     async fn booking_by_idempotency_key(&self, key: &str) -> Result<Option<Booking>, StoreError>;
+    async fn booking_by_ghl_id(&self, ghl_id: &str) -> Result<Option<Booking>, StoreError>;
+    /// The latest bookings by start time, newest first.
+    async fn recent_bookings(&self, limit: i64) -> Result<Vec<Booking>, StoreError>;
     /// Writes a booking if nobody else did since it was read (`version`); returns the new version.
     async fn update_booking(&self, booking: &Booking) -> Result<i64, StoreError>;
     /// Bookings starting in `[from, to)`, earliest first, with their charges.
@@ -57,6 +62,10 @@ pub trait Store: Send + Sync {
 
     async fn charge(&self, id: &str) -> Result<Option<Charge>, StoreError>;
     async fn charge_of_booking(&self, booking_id: &str) -> Result<Option<Charge>, StoreError>;
+    /// Adds a charge to an existing booking.
+    async fn insert_charge(&self, charge: &Charge) -> Result<(), StoreError>;
+    /// The latest charges by last change, newest first.
+    async fn recent_charges(&self, limit: i64) -> Result<Vec<Charge>, StoreError>;
     /// Writes a charge if unchanged since read (`version`); returns the new version.
     async fn update_charge(&self, charge: &Charge) -> Result<i64, StoreError>;
     /// Charges in any of these statuses (for the reconciler and the outbox).

@@ -218,49 +218,23 @@ impl Store for SqlStore {
 
     async fn insert_booking(&self, b: &Booking, c: &Charge) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await.map_err(map_err)?;
-        sqlx::query(INSERT_BOOKING)
-            .bind(&b.id)
-            .bind(&b.ghl_id)
-            .bind(&b.location_id)
-            .bind(&b.calendar_id)
-            .bind(&b.contact_id)
-            .bind(&b.patient_name)
-            .bind(&b.title)
-            .bind(&b.status)
-            .bind(b.sync.as_str())
-            .bind(to_db(b.starts_at))
-            .bind(to_db(b.ends_at))
-            .bind(&b.assigned_user_id)
-            .bind(&b.notes)
-            .bind(&b.source)
-            .bind(&b.ghl_date_added)
-            .bind(&b.ghl_date_updated)
-            .bind(&b.idempotency_key)
-            .bind(&b.last_error)
-            .bind(b.version)
-            .bind(to_db(b.created_at))
-            .bind(to_db(b.updated_at))
+        bind_booking_insert(sqlx::query(INSERT_BOOKING), b)
             .execute(&mut *tx)
             .await
             .map_err(map_err)?;
-        sqlx::query(INSERT_CHARGE)
-            .bind(&c.id)
-            .bind(&c.booking_id)
-            .bind(c.money.amount().to_string())
-            .bind(c.money.currency().code())
-            .bind(&c.description)
-            .bind(&c.preference_id)
-            .bind(&c.init_point)
-            .bind(c.status.as_str())
-            .bind(opt_time(c.expires_at))
-            .bind(opt_time(c.paid_at))
-            .bind(c.version)
-            .bind(to_db(c.created_at))
-            .bind(to_db(c.updated_at))
+        bind_charge_insert(sqlx::query(INSERT_CHARGE), c)
             .execute(&mut *tx)
             .await
             .map_err(map_err)?;
         tx.commit().await.map_err(map_err)
+    }
+
+    async fn insert_booking_only(&self, b: &Booking) -> Result<(), StoreError> {
+        bind_booking_insert(sqlx::query(INSERT_BOOKING), b)
+            .execute(&self.pool)
+            .await
+            .map_err(map_err)?;
+        Ok(())
     }
 
     async fn booking(&self, id: &str) -> Result<Option<Booking>, StoreError> {
@@ -269,6 +243,24 @@ impl Store for SqlStore {
 
     async fn booking_by_idempotency_key(&self, key: &str) -> Result<Option<Booking>, StoreError> {
         self.booking_where("idempotency_key", key).await
+    }
+
+    async fn booking_by_ghl_id(&self, ghl_id: &str) -> Result<Option<Booking>, StoreError> {
+        self.booking_where("ghl_id", ghl_id).await
+    }
+
+    async fn recent_bookings(&self, limit: i64) -> Result<Vec<Booking>, StoreError> {
+        let sql = format!(
+            "SELECT {BOOKING_COLUMNS} FROM bookings ORDER BY starts_at DESC, id DESC LIMIT ?"
+        );
+        sqlx::query(AssertSqlSafe(sql))
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(map_err)?
+            .iter()
+            .map(rows::booking)
+            .collect()
     }
 
     async fn update_booking(&self, b: &Booking) -> Result<i64, StoreError> {
@@ -343,6 +335,28 @@ impl Store for SqlStore {
 
     async fn charge_of_booking(&self, booking_id: &str) -> Result<Option<Charge>, StoreError> {
         self.charge_where("booking_id", booking_id).await
+    }
+
+    async fn insert_charge(&self, c: &Charge) -> Result<(), StoreError> {
+        bind_charge_insert(sqlx::query(INSERT_CHARGE), c)
+            .execute(&self.pool)
+            .await
+            .map_err(map_err)?;
+        Ok(())
+    }
+
+    async fn recent_charges(&self, limit: i64) -> Result<Vec<Charge>, StoreError> {
+        let sql = format!(
+            "SELECT {CHARGE_COLUMNS} FROM charges ORDER BY updated_at DESC, id DESC LIMIT ?"
+        );
+        sqlx::query(AssertSqlSafe(sql))
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(map_err)?
+            .iter()
+            .map(rows::charge)
+            .collect()
     }
 
     async fn update_charge(&self, c: &Charge) -> Result<i64, StoreError> {
@@ -665,6 +679,46 @@ impl Store for SqlStore {
 }
 
 type AnyQuery<'q> = sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments>;
+
+fn bind_booking_insert<'q>(q: AnyQuery<'q>, b: &'q Booking) -> AnyQuery<'q> {
+    q.bind(&b.id)
+        .bind(&b.ghl_id)
+        .bind(&b.location_id)
+        .bind(&b.calendar_id)
+        .bind(&b.contact_id)
+        .bind(&b.patient_name)
+        .bind(&b.title)
+        .bind(&b.status)
+        .bind(b.sync.as_str())
+        .bind(to_db(b.starts_at))
+        .bind(to_db(b.ends_at))
+        .bind(&b.assigned_user_id)
+        .bind(&b.notes)
+        .bind(&b.source)
+        .bind(&b.ghl_date_added)
+        .bind(&b.ghl_date_updated)
+        .bind(&b.idempotency_key)
+        .bind(&b.last_error)
+        .bind(b.version)
+        .bind(to_db(b.created_at))
+        .bind(to_db(b.updated_at))
+}
+
+fn bind_charge_insert<'q>(q: AnyQuery<'q>, c: &'q Charge) -> AnyQuery<'q> {
+    q.bind(&c.id)
+        .bind(&c.booking_id)
+        .bind(c.money.amount().to_string())
+        .bind(c.money.currency().code())
+        .bind(&c.description)
+        .bind(&c.preference_id)
+        .bind(&c.init_point)
+        .bind(c.status.as_str())
+        .bind(opt_time(c.expires_at))
+        .bind(opt_time(c.paid_at))
+        .bind(c.version)
+        .bind(to_db(c.created_at))
+        .bind(to_db(c.updated_at))
+}
 
 fn bind_charge_update<'q>(q: AnyQuery<'q>, c: &'q Charge) -> AnyQuery<'q> {
     q.bind(&c.preference_id)

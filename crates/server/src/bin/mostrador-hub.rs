@@ -51,6 +51,28 @@ async fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
+    if let Some(token) = Env.secret("HUB_API_TOKEN") {
+        let addr = Env
+            .value("API_LISTEN_ADDR")
+            .unwrap_or_else(|| "127.0.0.1:8788".into());
+        let listener = match tokio::net::TcpListener::bind(&addr).await {
+            Ok(l) => l,
+            Err(e) => {
+                eprintln!("mostrador-hub: cannot listen on API_LISTEN_ADDR {addr}: {e}");
+                return ExitCode::from(2);
+            }
+        };
+        let api = server::compat::router(server::compat::CompatState {
+            desk: host.desk.clone(),
+            token,
+        });
+        tracing::info!(%addr, "compat REST API on");
+        tokio::spawn(async move {
+            if let Err(e) = axum::serve(listener, api).await {
+                tracing::error!(error = %e, "compat API stopped");
+            }
+        });
+    }
     tracing::info!(listener = %host.listener_url, "mostrador-hub running");
     shutdown_signal().await;
     tracing::info!("stopping");

@@ -1,0 +1,367 @@
+//! The seed service's REST API, kept for systems that call it (hub only, off unless
+//! `HUB_API_TOKEN` is set, loopback by default). Same paths and JSON as the seed, but every
+//! request needs `Authorization: Bearer <token>`, input is validated, a retry with the same
+//! `Idempotency-Key` books once, and an MP failure is never reported as a created link.
+
+use axum::body::Bytes;
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use desk::model::{Booking, Charge, ChargeStatus};
+use desk::{CreateBooking, Desk, DeskError};
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+use serde_json::value::RawValue;
+use serde_json::{Value, json};
+use std::sync::Arc;
+use subtle::ConstantTimeEq;
+
+/// Most rows a list answers with.
+const LIST_LIMIT: i64 = 500;
+
+/// What the compat API needs.
+#[derive(Clone)]
+pub struct CompatState {
+    pub desk: Arc<Desk>,
+    /// `HUB_API_TOKEN`.
+    pub token: SecretString,
+}
+
+/// The seed's endpoints, behind the bearer token.
+pub fn router(state: CompatState) -> Router {
+    Router::new()
+        .route("/api/appointments/create/", post(create_appointment))
+        .route("/api/appointments/appointments/", get(list_appointments))
+        .route("/api/payments/create/", post(create_payment))
+        .route("/api/payments/", get(list_payments))
+        .layer(axum::extract::DefaultBodyLimit::max(64 * 1024))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            require_token,
+        ))
+        .with_state(state)
+}
+
+async fn require_token(State(state): State<CompatState>, request: Request, next: Next) -> Response {
+    let presented = request
+        .headers()
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or("");
+    let expected = state.token.expose_secret().as_bytes();
+    if !presented.is_empty() && bool::from(presented.as_bytes().ct_eq(expected)) {
+        next.run(request).await
+    } else {
+        error(StatusCode::UNAUTHORIZED, "No autorizado.")
+    }
+}
+
+fn error(status: StatusCode, message: &str) -> Response {
+    (status, Json(json!({ "error": message }))).into_response()
+}
+
+fn missing(field: &str) -> Response {
+    (
+        StatusCode::BAD_REQUEST,
+        Json(json!({ "error": format!("Falta el campo requerido: {field}"), "field": field })),
+    )
+        .into_response()
+}
+
+/// A domain error as the API's status and JSON; internals stay in the log.
+fn desk_error(e: DeskError) -> Response {
+    let status = match &e {
+        DeskError::Validation { .. } => StatusCode::BAD_REQUEST,
+        DeskError::SlotTaken | DeskError::Conflict(_) => StatusCode::CONFLICT,
+        DeskError::NotFound(_) => StatusCode::NOT_FOUND,
+        DeskError::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
+        DeskError::GhlUnauthorized | DeskError::MpUnauthorized => StatusCode::BAD_GATEWAY,
+        DeskError::ProviderUnavailable { .. } | DeskError::DbUnavailable => {
+            StatusCode::SERVICE_UNAVAILABLE
+        }
+        DeskError::NotConfigured(_) | DeskError::Internal(_) => {
+            tracing::error!(code = ?e.code(), "compat API request failed");
+            StatusCode::INTERNAL_SERVER_ERROR
+        }
+    };
+    let mut body = json!({ "error": e.public_message(), "code": e.code() });
+    if let Some(field) = e.field() {
+        body["field"] = json!(field);
+    }
+    (status, Json(body)).into_response()
+}
+
+fn parse_body<T: for<'de> Deserialize<'de>>(body: &[u8]) -> Result<T, Response> {
+    serde_json::from_slice(body).map_err(|e| {
+        (
+            StatusCode::BAD_REQUEST,
+            Json(json!({ "error": format!("JSON inválido: {e}") })),
+        )
+            .into_response()
+    })
+}
+
+/// An amount as the exact text the caller wrote (number or string), never through f64.
+fn amount_text(raw: &RawValue) -> String {
+    raw.get().trim().trim_matches('"').to_string()
+}
+
+fn instant(field: &str, text: &str) -> Result<chrono::DateTime<chrono::Utc>, Response> {
+    chrono::DateTime::parse_from_rfc3339(text.trim())
+        .map(|t| t.with_timezone(&chrono::Utc))
+        .map_err(|_| {
+            (
+                StatusCode::BAD_REQUEST,
+                Json(json!({
+                    "error": format!("{field} debe ser ISO-8601 con zona horaria"),
+                    "field": field
+                })),
+            )
+                .into_response()
+        })
+}
+
+/// The seed's appointment JSON.
+fn appointment_json(b: &Booking) -> Value {
+    json!({
+        "id": b.id,
+        "ghl_id": b.ghl_id,
+        "location_id": b.location_id,
+        "calendar_id": b.calendar_id,
+        "contact_id": b.contact_id,
+        "title": b.title,
+        "appointment_status": b.status,
+        "assigned_user_id": b.assigned_user_id,
+        "notes": b.notes,
+        "start_time": desk::time::to_db(b.starts_at),
+        "end_time": desk::time::to_db(b.ends_at),
+        "source": b.source,
+        "date_added": b.ghl_date_added,
+        "date_updated": b.ghl_date_updated,
+    })
+}
+
+#[derive(Deserialize)]
+struct CreateAppointmentBody {
+    #[serde(rename = "calendarId")]
+    calendar_id: Option<String>,
+    #[serde(rename = "contactId")]
+    contact_id: Option<String>,
+    #[serde(rename = "startTime")]
+    start_time: Option<String>,
+    #[serde(rename = "endTime")]
+    end_time: Option<String>,
+    payment_amount: Option<Box<RawValue>>,
+    #[serde(rename = "locationId")]
+    location_id: Option<String>,
+    title: Option<String>,
+    payment_description: Option<String>,
+}
+
+async fn create_appointment(
+    State(state): State<CompatState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let b: CreateAppointmentBody = match parse_body(&body) {
+        Ok(b) => b,
+        Err(r) => return r,
+    };
+    let (Some(calendar_id), Some(contact_id), Some(start), Some(end), Some(amount)) = (
+        b.calendar_id.filter(|s| !s.trim().is_empty()),
+        b.contact_id.filter(|s| !s.trim().is_empty()),
+        b.start_time,
+        b.end_time,
+        b.payment_amount,
+    ) else {
+        let body: Value = serde_json::from_slice(&body).unwrap_or_default();
+        let absent = [
+            "calendarId",
+            "contactId",
+            "startTime",
+            "endTime",
+            "payment_amount",
+        ]
+        .into_iter()
+        .find(|f| body.get(*f).is_none_or(|v| v.is_null() || v == ""))
+        .unwrap_or("calendarId");
+        return missing(absent);
+    };
+    if let Some(loc) = b.location_id
+        && loc != state.desk.clinic().location_id
+    {
+        return (
+            StatusCode::BAD_REQUEST,
+            Json(json!({ "error": "locationId no corresponde a esta clínica", "field": "locationId" })),
+        )
+            .into_response();
+    }
+    let (starts_at, ends_at) = match (instant("startTime", &start), instant("endTime", &end)) {
+        (Ok(s), Ok(e)) => (s, e),
+        (Err(r), _) | (_, Err(r)) => return r,
+    };
+    let title = b
+        .title
+        .filter(|t| !t.trim().is_empty())
+        .unwrap_or_else(|| "Cita".into());
+    let key = headers
+        .get("idempotency-key")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string)
+        .unwrap_or_else(desk::model::new_id);
+    let request = CreateBooking {
+        idempotency_key: key,
+        calendar_id,
+        patient_name: title.clone(),
+        title: Some(title.clone()),
+        patient_phone: None,
+        contact_id: Some(contact_id),
+        starts_at,
+        ends_at,
+        amount: amount_text(&amount),
+        description: b.payment_description.unwrap_or_else(|| title.clone()),
+        source: "api".into(),
+    };
+    let view = match state.desk.create_booking(request).await {
+        Ok(v) => v,
+        Err(e) => return desk_error(e),
+    };
+    let (booking, charge) = match (
+        state.desk.store().booking(&view.id).await,
+        state.desk.store().charge_of_booking(&view.id).await,
+    ) {
+        (Ok(Some(b)), Ok(c)) => (b, c),
+        _ => {
+            return error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Base de datos no disponible.",
+            );
+        }
+    };
+    let mut out = appointment_json(&booking);
+    let link = charge.as_ref().and_then(|c| c.init_point.clone());
+    out["payment_link"] = json!(link);
+    out["payment_preference_id"] = json!(charge.as_ref().and_then(|c| c.preference_id.clone()));
+    if link.is_some() {
+        out["message"] = json!("Cita y link de pago creados.");
+        (StatusCode::CREATED, Json(out)).into_response()
+    } else {
+        // The appointment exists; the link is retried by the outbox. Say so, never 201.
+        out["message"] = json!("Cita creada; el link de pago está pendiente y se reintentará.");
+        (StatusCode::ACCEPTED, Json(out)).into_response()
+    }
+}
+
+async fn list_appointments(State(state): State<CompatState>) -> Response {
+    match state.desk.store().recent_bookings(LIST_LIMIT).await {
+        Ok(rows) => Json(rows.iter().map(appointment_json).collect::<Vec<_>>()).into_response(),
+        Err(e) => desk_error(e.into()),
+    }
+}
+
+#[derive(Deserialize)]
+struct CreatePaymentBody {
+    #[serde(rename = "appointmentId")]
+    appointment_id: Option<String>,
+    #[serde(rename = "contactId")]
+    contact_id: Option<String>,
+    amount: Option<Box<RawValue>>,
+    description: Option<String>,
+}
+
+async fn create_payment(State(state): State<CompatState>, body: Bytes) -> Response {
+    let b: CreatePaymentBody = match parse_body(&body) {
+        Ok(b) => b,
+        Err(r) => return r,
+    };
+    let Some(appointment_id) = b.appointment_id.filter(|s| !s.is_empty()) else {
+        return missing("appointmentId");
+    };
+    if b.contact_id.as_deref().is_none_or(str::is_empty) {
+        return missing("contactId");
+    }
+    let Some(amount) = b.amount else {
+        return missing("amount");
+    };
+    let Some(description) = b.description.filter(|s| !s.trim().is_empty()) else {
+        return missing("description");
+    };
+    match state
+        .desk
+        .charge_appointment(&appointment_id, &amount_text(&amount), &description)
+        .await
+    {
+        Ok((_, charge)) => {
+            let status = if charge.init_point.is_some() {
+                StatusCode::CREATED
+            } else {
+                StatusCode::ACCEPTED
+            };
+            (
+                status,
+                Json(json!({
+                    "message": if charge.init_point.is_some() { "Link de pago creado." } else { "Link de pago pendiente; se reintentará." },
+                    "appointmentId": appointment_id,
+                    "preferenceId": charge.preference_id,
+                    "init_point": charge.init_point,
+                })),
+            )
+                .into_response()
+        }
+        Err(e) => desk_error(e),
+    }
+}
+
+/// MP's word for a charge where one applies, else ours.
+fn payment_status(charge: &Charge, latest_payment: Option<&str>) -> String {
+    match charge.status {
+        ChargeStatus::Draft | ChargeStatus::Open => match latest_payment {
+            Some(s @ ("in_process" | "rejected" | "pending" | "authorized")) => s.to_string(),
+            _ => "pending".into(),
+        },
+        ChargeStatus::Paid | ChargeStatus::PartiallyRefunded => "approved".into(),
+        ChargeStatus::Refunded => "refunded".into(),
+        ChargeStatus::ChargedBack => "charged_back".into(),
+        ChargeStatus::Cancelled => "cancelled".into(),
+        ChargeStatus::Expired => "expired".into(),
+        ChargeStatus::NeedsReview => "needs_review".into(),
+    }
+}
+
+async fn list_payments(State(state): State<CompatState>) -> Response {
+    let store = state.desk.store();
+    let charges = match store.recent_charges(LIST_LIMIT).await {
+        Ok(c) => c,
+        Err(e) => return desk_error(e.into()),
+    };
+    let mut out = Vec::with_capacity(charges.len());
+    for c in charges {
+        let (booking, payments) = match (
+            store.booking(&c.booking_id).await,
+            store.payments_of_charge(&c.id).await,
+        ) {
+            (Ok(b), Ok(p)) => (b, p),
+            (Err(e), _) | (_, Err(e)) => return desk_error(e.into()),
+        };
+        let shown = payments
+            .iter()
+            .find(|p| p.status == "approved")
+            .or_else(|| payments.iter().max_by_key(|p| p.date_last_updated));
+        out.push(json!({
+            "id": c.id,
+            "appointment_ghl_id": booking.and_then(|b| b.ghl_id),
+            "amount": c.money.amount().to_string(),
+            "currency": c.money.currency().code(),
+            "status": payment_status(&c, shown.map(|p| p.status.as_str())),
+            "preference_id": c.preference_id,
+            "payment_link": c.init_point,
+            "payment_id": shown.map(|p| p.mp_payment_id),
+            "updated_at": desk::time::to_db(c.updated_at),
+        }));
+    }
+    Json(out).into_response()
+}

@@ -1,0 +1,263 @@
+//! The seed's REST API, kept in the hub: same paths and JSON, behind a bearer token, with
+//! validation and idempotent creates. Over loopback HTTP in demo mode.
+
+use chrono::{Duration, NaiveTime, TimeZone, Utc};
+use desk::events::NoEvents;
+use sandbox::{PayRequest, seed};
+use serde_json::{Value, json};
+use server::Host;
+use server::compat::{CompatState, router};
+use std::sync::Arc;
+
+const TOKEN: &str = "hub-test-token-0123456789";
+
+struct Api {
+    host: Host,
+    base: String,
+    http: reqwest::Client,
+    _dir: tempfile::TempDir,
+}
+
+async fn start() -> Api {
+    let dir = tempfile::tempdir().unwrap();
+    let host = Host::start_demo(
+        dir.path().to_path_buf(),
+        "127.0.0.1:0".parse().unwrap(),
+        Arc::new(NoEvents),
+    )
+    .await
+    .unwrap();
+    let app = router(CompatState {
+        desk: host.desk.clone(),
+        token: TOKEN.to_string().into(),
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    Api {
+        host,
+        base,
+        http: reqwest::Client::new(),
+        _dir: dir,
+    }
+}
+
+/// Tomorrow at `hour`:00 Lima, as a caller would send it (UTC, RFC 3339).
+fn tomorrow(hour: u32, minute: u32) -> String {
+    let tz = chrono_tz::America::Lima;
+    let day = Utc::now().with_timezone(&tz).date_naive() + Duration::days(1);
+    tz.from_local_datetime(&day.and_time(NaiveTime::from_hms_opt(hour, minute, 0).unwrap()))
+        .unwrap()
+        .with_timezone(&Utc)
+        .to_rfc3339()
+}
+
+fn appointment(hour: u32) -> Value {
+    json!({
+        "calendarId": seed::CONSULTA_GENERAL_CALENDAR_ID,
+        "contactId": seed::CONTACT_IDS[0],
+        "startTime": tomorrow(hour, 0),
+        "endTime": tomorrow(hour, 30),
+        "payment_amount": 150.5,
+        "title": "Consulta de control",
+        "payment_description": "Consulta"
+    })
+}
+
+impl Api {
+    async fn post(&self, path: &str, body: &Value, key: Option<&str>) -> (u16, Value) {
+        let mut req = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .bearer_auth(TOKEN)
+            .json(body);
+        if let Some(k) = key {
+            req = req.header("Idempotency-Key", k);
+        }
+        let resp = req.send().await.unwrap();
+        (
+            resp.status().as_u16(),
+            resp.json().await.unwrap_or(Value::Null),
+        )
+    }
+
+    async fn get(&self, path: &str) -> (u16, Value) {
+        let resp = self
+            .http
+            .get(format!("{}{path}", self.base))
+            .bearer_auth(TOKEN)
+            .send()
+            .await
+            .unwrap();
+        (
+            resp.status().as_u16(),
+            resp.json().await.unwrap_or(Value::Null),
+        )
+    }
+}
+
+#[tokio::test]
+async fn every_endpoint_needs_the_bearer_token() {
+    let api = start().await;
+    for (method, path) in [
+        ("POST", "/api/appointments/create/"),
+        ("GET", "/api/appointments/appointments/"),
+        ("POST", "/api/payments/create/"),
+        ("GET", "/api/payments/"),
+    ] {
+        let url = format!("{}{path}", api.base);
+        let m = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+        let none = api.http.request(m.clone(), &url).send().await.unwrap();
+        assert_eq!(none.status(), 401, "{path} without a token");
+        let wrong = api
+            .http
+            .request(m, &url)
+            .bearer_auth("hub-test-token-0123456788")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(wrong.status(), 401, "{path} with a wrong token");
+    }
+}
+
+#[tokio::test]
+async fn create_answers_the_seed_fields_with_the_link() {
+    let api = start().await;
+    let (status, body) = api
+        .post("/api/appointments/create/", &appointment(10), None)
+        .await;
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(body["message"], json!("Cita y link de pago creados."));
+    for field in [
+        "id",
+        "ghl_id",
+        "location_id",
+        "calendar_id",
+        "contact_id",
+        "title",
+        "appointment_status",
+        "assigned_user_id",
+        "notes",
+        "start_time",
+        "end_time",
+        "source",
+        "date_added",
+        "date_updated",
+        "payment_link",
+        "payment_preference_id",
+    ] {
+        assert!(body.get(field).is_some(), "missing {field} in {body}");
+    }
+    assert_eq!(body["title"], json!("Consulta de control"));
+    assert_eq!(body["contact_id"], json!(seed::CONTACT_IDS[0]));
+    assert!(body["payment_link"].as_str().unwrap().contains("pref_id="));
+
+    let (status, list) = api.get("/api/appointments/appointments/").await;
+    assert_eq!(status, 200);
+    assert_eq!(list.as_array().unwrap().len(), 1);
+    assert_eq!(list[0]["ghl_id"], body["ghl_id"]);
+}
+
+#[tokio::test]
+async fn a_retry_with_the_same_idempotency_key_books_once() {
+    let api = start().await;
+    let (a, first) = api
+        .post(
+            "/api/appointments/create/",
+            &appointment(11),
+            Some("retry-1"),
+        )
+        .await;
+    let (b, again) = api
+        .post(
+            "/api/appointments/create/",
+            &appointment(11),
+            Some("retry-1"),
+        )
+        .await;
+    assert_eq!((a, b), (201, 201));
+    assert_eq!(first["id"], again["id"]);
+    assert_eq!(
+        first["payment_preference_id"],
+        again["payment_preference_id"]
+    );
+    let (_, list) = api.get("/api/appointments/appointments/").await;
+    assert_eq!(list.as_array().unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn bad_input_gets_a_400_naming_the_field_and_stores_nothing() {
+    let api = start().await;
+    for field in [
+        "calendarId",
+        "contactId",
+        "startTime",
+        "endTime",
+        "payment_amount",
+    ] {
+        let mut body = appointment(12);
+        body.as_object_mut().unwrap().remove(field);
+        let (status, answer) = api.post("/api/appointments/create/", &body, None).await;
+        assert_eq!(status, 400, "{field}");
+        assert_eq!(
+            answer["error"],
+            json!(format!("Falta el campo requerido: {field}"))
+        );
+    }
+    let cases = [
+        ("payment_amount", json!(0)),
+        ("payment_amount", json!("12.345")),
+        ("payment_amount", json!("'; DROP TABLE charges; --")),
+        ("startTime", json!("mañana a las 10")),
+        ("calendarId", json!("no-such-calendar")),
+        ("locationId", json!("other-location")),
+    ];
+    for (field, value) in cases {
+        let mut body = appointment(12);
+        body[field] = value.clone();
+        let (status, answer) = api.post("/api/appointments/create/", &body, None).await;
+        assert_eq!(status, 400, "{field} = {value}: {answer}");
+        assert!(answer["error"].is_string());
+    }
+    let wrong_type = api
+        .http
+        .post(format!("{}/api/appointments/create/", api.base))
+        .bearer_auth(TOKEN)
+        .body(r#"{"calendarId": 5}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wrong_type.status(), 400);
+    let (_, list) = api.get("/api/appointments/appointments/").await;
+    assert_eq!(list, json!([]), "nothing stored");
+}
+
+#[tokio::test]
+async fn payments_list_uses_mp_words_and_a_second_link_is_a_conflict() {
+    let api = start().await;
+    let (_, created) = api
+        .post("/api/appointments/create/", &appointment(13), None)
+        .await;
+    let ghl_id = created["ghl_id"].as_str().unwrap();
+
+    let again = json!({ "appointmentId": ghl_id, "contactId": seed::CONTACT_IDS[0], "amount": "150.50", "description": "Consulta" });
+    let (status, _) = api.post("/api/payments/create/", &again, None).await;
+    assert_eq!(status, 409, "one open link per appointment");
+
+    let (_, list) = api.get("/api/payments/").await;
+    assert_eq!(list[0]["status"], json!("pending"));
+    assert_eq!(list[0]["amount"], json!("150.50"));
+    assert_eq!(list[0]["appointment_ghl_id"], json!(ghl_id));
+
+    let sandbox = api.host.sandbox.as_ref().unwrap();
+    let pref = created["payment_preference_id"].as_str().unwrap();
+    let paid = sandbox
+        .pay_preference(pref, PayRequest::default())
+        .await
+        .unwrap();
+    let charge_id = list[0]["id"].as_str().unwrap();
+    api.host.desk.refresh_charge(charge_id).await.unwrap();
+    let (_, list) = api.get("/api/payments/").await;
+    assert_eq!(list[0]["status"], json!("approved"));
+    assert_eq!(list[0]["payment_id"], json!(paid.payment_id));
+}
