@@ -95,13 +95,21 @@ fn desk_error(e: DeskError) -> Response {
     (status, Json(body)).into_response()
 }
 
-fn parse_body<T: for<'de> Deserialize<'de>>(body: &[u8]) -> Result<T, Response> {
+/// A refusal before the domain is asked: status and JSON body.
+struct Refusal(StatusCode, Value);
+
+impl IntoResponse for Refusal {
+    fn into_response(self) -> Response {
+        (self.0, Json(self.1)).into_response()
+    }
+}
+
+fn parse_body<T: for<'de> Deserialize<'de>>(body: &[u8]) -> Result<T, Refusal> {
     serde_json::from_slice(body).map_err(|e| {
-        (
+        Refusal(
             StatusCode::BAD_REQUEST,
-            Json(json!({ "error": format!("JSON inválido: {e}") })),
+            json!({ "error": format!("JSON inválido: {e}") }),
         )
-            .into_response()
     })
 }
 
@@ -110,18 +118,17 @@ fn amount_text(raw: &RawValue) -> String {
     raw.get().trim().trim_matches('"').to_string()
 }
 
-fn instant(field: &str, text: &str) -> Result<chrono::DateTime<chrono::Utc>, Response> {
+fn instant(field: &str, text: &str) -> Result<chrono::DateTime<chrono::Utc>, Refusal> {
     chrono::DateTime::parse_from_rfc3339(text.trim())
         .map(|t| t.with_timezone(&chrono::Utc))
         .map_err(|_| {
-            (
+            Refusal(
                 StatusCode::BAD_REQUEST,
-                Json(json!({
+                json!({
                     "error": format!("{field} debe ser ISO-8601 con zona horaria"),
                     "field": field
-                })),
+                }),
             )
-                .into_response()
         })
 }
 
@@ -169,7 +176,7 @@ async fn create_appointment(
 ) -> Response {
     let b: CreateAppointmentBody = match parse_body(&body) {
         Ok(b) => b,
-        Err(r) => return r,
+        Err(r) => return r.into_response(),
     };
     let (Some(calendar_id), Some(contact_id), Some(start), Some(end), Some(amount)) = (
         b.calendar_id.filter(|s| !s.trim().is_empty()),
@@ -202,7 +209,7 @@ async fn create_appointment(
     }
     let (starts_at, ends_at) = match (instant("startTime", &start), instant("endTime", &end)) {
         (Ok(s), Ok(e)) => (s, e),
-        (Err(r), _) | (_, Err(r)) => return r,
+        (Err(r), _) | (_, Err(r)) => return r.into_response(),
     };
     let title = b
         .title
@@ -276,7 +283,7 @@ struct CreatePaymentBody {
 async fn create_payment(State(state): State<CompatState>, body: Bytes) -> Response {
     let b: CreatePaymentBody = match parse_body(&body) {
         Ok(b) => b,
-        Err(r) => return r,
+        Err(r) => return r.into_response(),
     };
     let Some(appointment_id) = b.appointment_id.filter(|s| !s.is_empty()) else {
         return missing("appointmentId");
