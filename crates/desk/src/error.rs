@@ -46,6 +46,8 @@ pub enum DeskError {
     RateLimited(&'static str),
     #[error("the database is unavailable")]
     DbUnavailable,
+    #[error("the keychain is unavailable: {0}")]
+    KeychainUnavailable(String),
     #[error("{0}")]
     NotConfigured(String),
     #[error("internal error")]
@@ -71,6 +73,7 @@ impl DeskError {
             DeskError::ProviderUnavailable { .. } => ErrorCode::ProviderUnavailable,
             DeskError::RateLimited(_) => ErrorCode::RateLimited,
             DeskError::DbUnavailable => ErrorCode::DbUnavailable,
+            DeskError::KeychainUnavailable(_) => ErrorCode::KeychainUnavailable,
             DeskError::NotConfigured(_) => ErrorCode::NotConfigured,
             DeskError::Internal(_) => ErrorCode::Internal,
         }
@@ -108,7 +111,13 @@ impl From<ghl::Error> for DeskError {
         use ghl::Error as G;
         match e {
             G::SlotTaken { .. } => DeskError::SlotTaken,
-            G::Unauthorized { .. } | G::Forbidden { .. } => DeskError::GhlUnauthorized,
+            G::Unauthorized { .. } | G::Forbidden { .. } | G::ReauthorizationRequired { .. } => {
+                DeskError::GhlUnauthorized
+            }
+            G::DuplicateContact { .. } => {
+                DeskError::Conflict("the patient already exists in GoHighLevel".into())
+            }
+            G::TokenStore(m) => DeskError::KeychainUnavailable(m),
             G::NotFound { .. } => DeskError::NotFound("GoHighLevel record".into()),
             G::RateLimited { .. } => DeskError::RateLimited("GoHighLevel"),
             G::InvalidRequest(m) => DeskError::validation("request", m),
@@ -130,6 +139,7 @@ impl From<mercadopago::Error> for DeskError {
             M::RateLimited { .. } => DeskError::RateLimited("Mercado Pago"),
             M::InvalidRequest(m) => DeskError::validation("amount", m),
             M::Rejected { message, .. } => DeskError::validation("request", message),
+            M::RefundRefused { message, .. } => DeskError::Conflict(message),
             other => DeskError::ProviderUnavailable {
                 provider: "Mercado Pago",
                 detail: other.to_string(),

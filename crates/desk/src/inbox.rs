@@ -139,7 +139,18 @@ impl Desk {
 
     /// Re-reads one payment from MP and applies it to its charge.
     pub async fn sync_payment(&self, payment_id: i64) -> Result<(), DeskError> {
-        let reported = self.payments.payment(payment_id).await?;
+        let reported = match self.payments.payment(payment_id).await {
+            Ok(p) => p,
+            // MP does not know it (a forged IPN, another account's id): nothing to apply.
+            Err(DeskError::NotFound(_)) => {
+                tracing::info!(
+                    payment = payment_id,
+                    "notification for a payment MP does not know; ignored"
+                );
+                return Ok(());
+            }
+            Err(e) => return Err(e),
+        };
         let Some(charge_id) = reported.external_reference.clone() else {
             tracing::info!(
                 payment = payment_id,

@@ -1,8 +1,12 @@
-//! Errors from GHL calls, mapped from GHL's `{statusCode, message, error, traceId}` bodies.
+//! Errors from GHL calls, mapped from GHL's `{statusCode, message, error, traceId}` bodies
+//! (ghl.md §6), plus the OAuth outcomes the caller must act on (§2.2).
+//!
+//! Webhook signature and payload errors live in [`crate::webhook`]: they come from a request
+//! GHL made to us, not from a call we made.
 
 use std::time::Duration;
 
-/// What went wrong talking to GHL. Messages never contain the token.
+/// What went wrong talking to GHL. Messages never contain a token.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// The request was refused before sending.
@@ -11,9 +15,30 @@ pub enum Error {
     /// 400 "The slot you have selected is no longer available."
     #[error("the slot is no longer available")]
     SlotTaken { trace_id: Option<String> },
-    /// 401: bad, expired or under-scoped token.
+    /// 400 "This location does not allow duplicated contacts." with `meta.contactId`:
+    /// the contact already exists and `contact_id` can be reused (§4).
+    #[error("the contact already exists in GoHighLevel")]
+    DuplicateContact {
+        contact_id: String,
+        /// `email` or `phone`, when GHL says.
+        matching_field: Option<String>,
+        trace_id: Option<String>,
+    },
+    /// 401: bad, expired or under-scoped token (a missing scope is a 401 too, §2.3).
     #[error("GoHighLevel rejected the token")]
     Unauthorized { trace_id: Option<String> },
+    /// The OAuth grant is gone: no tokens are stored, or GHL refused the refresh token
+    /// (already used, revoked, app uninstalled, location suspended). Someone must install /
+    /// authorise the Marketplace app again; retrying will not help.
+    #[error("GoHighLevel needs to be authorised again{}", message.as_deref().map(|m| format!(": {m}")).unwrap_or_default())]
+    ReauthorizationRequired {
+        /// GHL's own words when it gave any (e.g. "Location is not active"), for the user.
+        message: Option<String>,
+        trace_id: Option<String>,
+    },
+    /// The [`crate::auth::TokenStore`] could not load or save the OAuth tokens.
+    #[error("could not read or save the GoHighLevel tokens: {0}")]
+    TokenStore(String),
     /// 403: token and location do not match.
     #[error("GoHighLevel refused access: {message}")]
     Forbidden {
@@ -30,7 +55,7 @@ pub enum Error {
         messages: Vec<String>,
         trace_id: Option<String>,
     },
-    /// 429.
+    /// 429, after the client's own bounded retries (idempotent calls only).
     #[error("GoHighLevel rate limit reached")]
     RateLimited { retry_after: Option<Duration> },
     /// 5xx or another unexpected status.
@@ -50,6 +75,9 @@ pub enum Error {
 
 impl Error {
     /// Whether the same call may succeed later.
+    ///
+    /// A timed-out create is "retryable" only after checking it did not land: GHL has no
+    /// idempotency keys, so list the slot's events before sending the create again (§7).
     pub fn is_retryable(&self) -> bool {
         matches!(
             self,
@@ -58,6 +86,21 @@ impl Error {
                 | Error::Timeout
                 | Error::Network(_)
         )
+    }
+
+    /// GHL's `traceId` for support, when the answer carried one.
+    pub fn trace_id(&self) -> Option<&str> {
+        match self {
+            Error::SlotTaken { trace_id }
+            | Error::DuplicateContact { trace_id, .. }
+            | Error::Unauthorized { trace_id }
+            | Error::ReauthorizationRequired { trace_id, .. }
+            | Error::Forbidden { trace_id, .. }
+            | Error::NotFound { trace_id }
+            | Error::Rejected { trace_id, .. }
+            | Error::Unavailable { trace_id, .. } => trace_id.as_deref(),
+            _ => None,
+        }
     }
 
     pub(crate) fn from_reqwest(e: reqwest::Error) -> Self {

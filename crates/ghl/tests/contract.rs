@@ -115,6 +115,13 @@ fn canned_client(base_url: &str) -> Client {
     client_for(base_url, "pit-test-token")
 }
 
+/// A client that returns a 429 at once (the retries are pinned in `rate_limits.rs`).
+fn no_retry_client(base_url: &str) -> Client {
+    let mut config = ClientConfig::new(base_url, SecretString::from("pit-test-token".to_owned()));
+    config.retry = ghl::RetryPolicy::none();
+    Client::new(config).expect("client builds")
+}
+
 // ---------------------------------------------------------------------------------------------
 // Locations
 // ---------------------------------------------------------------------------------------------
@@ -615,7 +622,7 @@ async fn rate_limit_maps_to_rate_limited_with_interval_as_retry_after() {
         r#"{"statusCode":429,"message":"Too Many Requests"}"#,
     )
     .await;
-    let err = canned_client(&base)
+    let err = no_retry_client(&base)
         .get_location("Loc00000000000000001")
         .await
         .expect_err("429");
@@ -639,7 +646,7 @@ async fn rate_limit_prefers_retry_after_seconds_when_present() {
         "",
     )
     .await;
-    let err = canned_client(&base)
+    let err = no_retry_client(&base)
         .get_location("Loc00000000000000001")
         .await
         .expect_err("429");

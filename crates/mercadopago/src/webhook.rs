@@ -119,7 +119,9 @@ pub enum Notification {
         resource_id: String,
         action: Option<String>,
     },
-    /// Legacy IPN: `topic` + `id`, unsigned; only a reason to re-read from the API.
+    /// Legacy IPN: `topic` + `id`. IPN carries no signature (its signing is undocumented,
+    /// §9.1), so anyone can send one: it may only trigger a re-read of the resource from the
+    /// API (`GET /v1/payments/{id}`, `GET /merchant_orders/{id}`), never change state itself.
     Ipn { topic: String, resource_id: String },
 }
 
@@ -138,6 +140,11 @@ impl Notification {
                 resource_id
             }
         }
+    }
+
+    /// Whether this is the unsigned IPN format (see [`Notification::Ipn`]).
+    pub fn is_ipn(&self) -> bool {
+        matches!(self, Notification::Ipn { .. })
     }
 
     /// The payment id, when this notification is about a payment.
@@ -328,6 +335,54 @@ mod tests {
         )
         .unwrap();
         assert_eq!(n.payment_id(), Some(77));
+    }
+
+    #[test]
+    fn header_keys_are_case_insensitive_and_values_split_on_the_first_equals() {
+        let sig = " TS = 1742505638 , V1=f7aab95c87ed70278995db603c6afaf9a712b945ca82490c630e4ab0c7db2c1a,v2=a=b";
+        assert!(verify_signature(SECRET_A, Some(sig), Some(RID), Some("1319863412")).is_ok());
+        assert_eq!(
+            verify_signature(SECRET_A, Some("ts=17425x5638,v1=00"), Some(RID), Some("1")),
+            Err(SignatureError::Malformed)
+        );
+        assert_eq!(
+            verify_signature(SECRET_A, Some("   "), Some(RID), Some("1")),
+            Err(SignatureError::MissingHeader)
+        );
+    }
+
+    #[test]
+    fn ipn_merchant_order_and_numeric_body_ids_are_read() {
+        let n = Notification::parse(
+            "",
+            br#"{"resource":"https://api.mercadolibre.com/merchant_orders/8734927834","topic":"merchant_order"}"#,
+        )
+        .unwrap();
+        assert!(n.is_ipn());
+        assert_eq!(n.topic(), "merchant_order");
+        assert_eq!(n.resource_id(), "8734927834");
+        assert_eq!(n.payment_id(), None);
+        // A body-only webhook whose data.id is a number, and a percent-encoded query.
+        let n = Notification::parse("", br#"{"type":"payment","data":{"id":1319863412}}"#).unwrap();
+        assert!(!n.is_ipn());
+        assert_eq!(n.payment_id(), Some(1_319_863_412));
+        let n = Notification::parse("?data%2Eid=42&type=payment", b"").unwrap();
+        assert_eq!(n.payment_id(), Some(42));
+    }
+
+    #[test]
+    fn hostile_inputs_do_not_panic() {
+        for (q, b) in [
+            ("data.id=&type=", &b"{}"[..]),
+            ("topic=payment&id=", b"\xff\xfe"),
+            ("%%%&&==", b"[]"),
+            ("type=payment", br#"{"data":{"id":null}}"#),
+            ("", br#"{"resource":"","topic":"payment"}"#),
+        ] {
+            let _ = Notification::parse(q, b);
+        }
+        let _ = verify_signature(b"", Some("ts=,v1="), Some(""), Some(""));
+        let _ = verify_signature(b"k", Some(",,,="), None, None);
     }
 
     #[test]

@@ -1,4 +1,5 @@
-//! Errors of the sandbox's in-process API (`Sandbox::pay_preference`) and control routes.
+//! Errors of the sandbox's in-process API (`Sandbox::pay_preference`,
+//! `Sandbox::set_payment_status`) and control routes.
 
 /// Why the sandbox refused a control action.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -15,6 +16,12 @@ pub enum SandboxError {
     /// The pay request itself is wrong (unknown status, non-positive amount, …).
     #[error("invalid pay request: {0}")]
     InvalidPayRequest(String),
+    /// No payment has this id.
+    #[error("payment {0} not found")]
+    PaymentNotFound(i64),
+    /// The status machine does not allow this change.
+    #[error("a payment cannot go from {from} to {to}")]
+    InvalidTransition { from: String, to: String },
 }
 
 impl SandboxError {
@@ -25,6 +32,8 @@ impl SandboxError {
             SandboxError::PreferenceExpired(_) => "preference_expired",
             SandboxError::PreferenceNotYetValid(_) => "preference_not_yet_valid",
             SandboxError::InvalidPayRequest(_) => "invalid_pay_request",
+            SandboxError::PaymentNotFound(_) => "payment_not_found",
+            SandboxError::InvalidTransition { .. } => "invalid_transition",
         }
     }
 }

@@ -8,6 +8,11 @@
 //! Routes: GHL under `/ghl`, MP under `/mp` (plus the public checkout page at
 //! `/mp/checkout/v1/redirect`), and control routes under `/__control` (see `control.rs`).
 //!
+//! Both providers' webhooks are delivered for real over loopback (through fake tunnels for
+//! https URLs): MP's signed with the configured secret, GHL's with the sandbox's own key pairs,
+//! whose public halves are [`SANDBOX_GHL_ED25519_PUBLIC_KEY_PEM`] and
+//! [`SANDBOX_GHL_RSA_PUBLIC_KEY_PEM`]. Faults ([`Fault`]) bend API routes and webhook streams.
+//!
 //! ```no_run
 //! # async fn demo() -> std::io::Result<()> {
 //! let sandbox = sandbox::Sandbox::start(sandbox::SandboxConfig::demo()).await?;
@@ -22,15 +27,25 @@ mod clock;
 mod config;
 mod control;
 mod error;
+mod faults;
 mod ghl;
 mod mp;
 pub mod seed;
 mod server;
 mod state;
+mod tunnel;
 
-pub use config::{DEMO_GHL_ACCESS_TOKEN, DEMO_LOCATION_ID, DEMO_MP_ACCESS_TOKEN, SandboxConfig};
+pub use config::{
+    DEMO_GHL_ACCESS_TOKEN, DEMO_GHL_OAUTH_CLIENT_ID, DEMO_GHL_OAUTH_CLIENT_SECRET,
+    DEMO_LOCATION_ID, DEMO_MP_ACCESS_TOKEN, GhlRateLimit, MpRetrySchedule, SandboxConfig,
+};
 pub use error::SandboxError;
+pub use faults::{Fault, FaultKind};
 pub use ghl::RecordedRequest;
+pub use ghl::keys::{SANDBOX_GHL_ED25519_PUBLIC_KEY_PEM, SANDBOX_GHL_RSA_PUBLIC_KEY_PEM};
+pub use ghl::messages::SentMessage;
+pub use ghl::webhooks::{GhlDelivery, GhlSignatureMode};
 pub use mp::payments::{PayOutcome, PayRequest};
-pub use mp::webhooks::{Delivery, Tunnel, manifest, sign_manifest, x_signature};
+pub use mp::webhooks::{Delivery, manifest, sign_manifest, x_signature};
 pub use server::Sandbox;
+pub use tunnel::Tunnel;

@@ -1,6 +1,6 @@
 //! `Sandbox`: binds the listener, mounts GHL under `/ghl`, MP under `/mp` and the control
-//! routes under `/__control`, serves them on a background task, and offers the in-process
-//! control API.
+//! routes under `/__control`, serves them on a background task with the GHL webhook worker
+//! beside it, and offers the in-process control API.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
@@ -11,10 +11,15 @@ use chrono_tz::Tz;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
+use crate::config::{GhlRateLimit, MpRetrySchedule};
+use crate::faults::Fault;
 use crate::ghl::RecordedRequest;
+use crate::ghl::messages::SentMessage;
+use crate::ghl::webhooks::{GhlDelivery, GhlSignatureMode};
 use crate::mp::payments::{PayOutcome, PayRequest};
-use crate::mp::webhooks::{Delivery, SOCKET_TIMEOUT, Tunnel};
+use crate::mp::webhooks::{Delivery, SOCKET_TIMEOUT};
 use crate::state::{App, Shared};
+use crate::tunnel::Tunnel;
 use crate::{SandboxConfig, SandboxError};
 
 /// A running sandbox. Dropping it stops the server too; `shutdown` also waits for it.
@@ -52,7 +57,13 @@ impl Sandbox {
             bound.ip()
         };
         let base_url = format!("http://{}", SocketAddr::new(host, bound.port()));
-        let app: App = Arc::new(Shared::new(config, tz, base_url, http));
+        let (shared, ghl_events) = Shared::new(config, tz, base_url, http);
+        let app: App = Arc::new(shared);
+        // The worker holds the state weakly: it ends when the sandbox is gone.
+        tokio::spawn(crate::ghl::webhooks::worker(
+            Arc::downgrade(&app),
+            ghl_events,
+        ));
         let router = Router::new()
             .nest("/ghl", crate::ghl::router(app.clone()))
             .nest("/mp", crate::mp::router(app.clone()))
@@ -124,9 +135,150 @@ impl Sandbox {
         crate::mp::payments::pay(&self.app, preference_id, req).await
     }
 
-    /// Every webhook delivery attempt so far, in order.
+    /// Every MP notification attempt so far (Webhooks and IPN, retries included), in order.
     pub fn deliveries(&self) -> Vec<Delivery> {
         self.app.world().deliveries.clone()
+    }
+
+    /// Waits until at least `count` MP attempts are recorded (or `timeout` passes) and
+    /// returns them all.
+    pub async fn wait_for_deliveries(&self, count: usize, timeout: Duration) -> Vec<Delivery> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let all = self.deliveries();
+            if all.len() >= count || tokio::time::Instant::now() >= deadline {
+                return all;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+
+    /// Every GHL webhook attempt so far (retries and dropped events included), in order.
+    pub fn ghl_deliveries(&self) -> Vec<GhlDelivery> {
+        self.app.world().ghl_deliveries.clone()
+    }
+
+    /// Waits until at least `count` GHL attempts are recorded (or `timeout` passes) and
+    /// returns them all. GHL webhooks go out in the background, after the API answer.
+    pub async fn wait_for_ghl_deliveries(
+        &self,
+        count: usize,
+        timeout: Duration,
+    ) -> Vec<GhlDelivery> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let all = self.ghl_deliveries();
+            if all.len() >= count || tokio::time::Instant::now() >= deadline {
+                return all;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+
+    /// Where GHL appointment webhooks go from now on (`None` stops them). Same as
+    /// `POST /__control/settings` `{"ghl_webhook_url": …}`.
+    pub fn set_ghl_webhook_url(&self, url: Option<&str>) {
+        self.app.settings().ghl_webhook_url = url.map(str::to_owned);
+    }
+
+    /// Which signature headers GHL webhooks carry (default: both, valid).
+    pub fn set_ghl_signature_mode(&self, mode: GhlSignatureMode) {
+        self.app.settings().ghl_signature_mode = mode;
+    }
+
+    /// Suspends (or reactivates) the location: OAuth grants then get 400 "Location is not
+    /// active".
+    pub fn set_ghl_location_suspended(&self, suspended: bool) {
+        self.app.settings().location_suspended = suspended;
+    }
+
+    /// Replaces the GHL rate limits (counters keep running).
+    pub fn set_ghl_rate_limit(&self, limit: GhlRateLimit) {
+        self.app.settings().rate_limit = limit;
+    }
+
+    /// Turns per-family `Version` checking on or off.
+    pub fn set_ghl_version_strict(&self, strict: bool) {
+        self.app.settings().version_strict = strict;
+    }
+
+    /// Lifetime of OAuth access tokens issued from now on.
+    pub fn set_ghl_access_token_lifetime(&self, lifetime: Duration) {
+        self.app.settings().access_token_lifetime = lifetime;
+    }
+
+    /// How long new contacts stay invisible to `POST /contacts/search` (default 0).
+    pub fn set_ghl_contact_search_lag(&self, lag: Duration) {
+        self.app.settings().contact_search_lag = lag;
+    }
+
+    /// Whether the location allows duplicated contacts (default false: `POST /contacts/`
+    /// with a known email or phone gets 400 with `meta.contactId`).
+    pub fn set_ghl_allow_duplicate_contacts(&self, allow: bool) {
+        self.app.settings().allow_duplicate_contacts = allow;
+    }
+
+    /// A single-use OAuth authorization code for `grant_type=authorization_code`.
+    pub fn issue_ghl_oauth_code(&self) -> String {
+        self.app.world().ghl.oauth.issue_code()
+    }
+
+    /// Every `POST /conversations/messages` accepted so far, in order.
+    pub fn ghl_messages(&self) -> Vec<SentMessage> {
+        self.app.world().ghl.messages.clone()
+    }
+
+    /// How long one provider minute lasts for webhook retry schedules (60 s = real time).
+    pub fn set_webhook_minute(&self, minute: Duration) {
+        self.app.settings().webhook_minute = minute;
+    }
+
+    /// Which MP retry schedule failed notifications follow.
+    pub fn set_mp_retry_schedule(&self, schedule: MpRetrySchedule) {
+        self.app.settings().mp_retry_schedule = schedule;
+    }
+
+    /// How long MP waits for the receiver before retrying (22 s by default).
+    pub fn set_mp_webhook_timeout(&self, timeout: Duration) {
+        self.app.settings().mp_webhook_timeout = timeout;
+    }
+
+    /// Moves a payment through MP's status machine (approve a pending one, `charged_back`,
+    /// `in_mediation`, …), bumping `date_last_updated` and notifying `payment.updated`.
+    /// Same as `POST /__control/mp/payments/{id}/status`.
+    pub async fn set_payment_status(
+        &self,
+        payment_id: i64,
+        status: &str,
+    ) -> Result<PayOutcome, SandboxError> {
+        crate::mp::payments::change_status(&self.app, payment_id, status, None).await
+    }
+
+    /// Adds a fault (see [`Fault`] for route names). Same as `POST /__control/faults`.
+    pub fn inject(&self, fault: Fault) {
+        crate::faults::inject(&self.app, fault);
+    }
+
+    /// Removes every fault. Same as `DELETE /__control/faults`.
+    pub fn clear_faults(&self) {
+        self.app.faults().clear();
+    }
+
+    /// The faults still active, with their remaining `times`.
+    pub fn faults(&self) -> Vec<Fault> {
+        self.app.faults().iter().map(|a| a.fault.clone()).collect()
+    }
+
+    /// Moves the sandbox clock forward: token expiry, preference expiry, the 180-day refund
+    /// window, stamps and webhook timestamps all follow it. Same as
+    /// `POST /__control/clock/advance`.
+    pub fn advance_clock(&self, by: Duration) {
+        self.app.advance_clock(by);
+    }
+
+    /// The sandbox clock's current time.
+    pub fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        self.app.now()
     }
 
     /// Every request the GHL routes received so far (method, path, `Version` header).
@@ -134,7 +286,8 @@ impl Sandbox {
         self.app.world().ghl_requests.clone()
     }
 
-    /// Back to the seed data; tunnels are kept. Same as `POST /__control/reset`.
+    /// Back to the seed data, no tokens, no faults; tunnels, settings and the clock offset
+    /// are kept. Same as `POST /__control/reset`.
     pub fn reset(&self) {
         self.app.reset();
     }

@@ -3,16 +3,27 @@
 //! One `std::sync::Mutex` guards the whole world. Handlers never await while holding it, and
 //! a check-then-write (a slot booking, a payment) happens under a single guard, which is what
 //! makes "concurrent identical creates: exactly one wins" true.
+//!
+//! Beside the world live the run-time switches (`Settings`, seeded from the config), the
+//! injected faults, the clock offset and the queue that feeds GHL webhook deliveries in
+//! write order.
 
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
+use tokio::sync::mpsc;
 
 use crate::SandboxConfig;
+use crate::config::{GhlRateLimit, MpRetrySchedule};
+use crate::faults::ActiveFault;
+use crate::ghl::webhooks::{GhlDelivery, GhlEvent, GhlSignatureMode};
 use crate::ghl::{GhlWorld, RateWindow, RecordedRequest};
 use crate::mp::MpWorld;
-use crate::mp::webhooks::{Delivery, Tunnel};
+use crate::mp::webhooks::Delivery;
+use crate::tunnel::Tunnel;
 
 /// Everything the routes share: configuration, the world, the outbound HTTP client.
 pub(crate) struct Shared {
@@ -21,10 +32,58 @@ pub(crate) struct Shared {
     pub tz: Tz,
     /// `http://127.0.0.1:PORT`, used to build links that point back at the sandbox.
     pub base_url: String,
-    /// Client for webhook deliveries (no proxy, 22 s timeout like MP).
+    /// Client for webhook deliveries (no proxy; each request sets its own timeout).
     pub http: reqwest::Client,
     world: Mutex<World>,
     tunnels: Mutex<Vec<Tunnel>>,
+    settings: Mutex<Settings>,
+    faults: Mutex<Vec<ActiveFault>>,
+    /// Milliseconds added to the real clock (`Sandbox::advance_clock`).
+    clock_offset_ms: AtomicI64,
+    /// Feeds the GHL webhook worker, which delivers in write order.
+    ghl_events: mpsc::UnboundedSender<GhlEvent>,
+}
+
+/// The switches tests flip at run time; seeded from the config.
+#[derive(Clone, Debug)]
+pub(crate) struct Settings {
+    pub ghl_webhook_url: Option<String>,
+    pub ghl_signature_mode: GhlSignatureMode,
+    /// A suspended location refuses OAuth refreshes with 400 "Location is not active".
+    pub location_suspended: bool,
+    pub rate_limit: GhlRateLimit,
+    pub version_strict: bool,
+    pub access_token_lifetime: Duration,
+    /// Contacts created less than this long ago are not found by `POST /contacts/search` yet.
+    pub contact_search_lag: Duration,
+    /// Whether `POST /contacts/` may create a second contact with a known email or phone.
+    pub allow_duplicate_contacts: bool,
+    pub webhook_minute: Duration,
+    pub mp_retry_schedule: MpRetrySchedule,
+    pub mp_webhook_timeout: Duration,
+}
+
+impl Settings {
+    fn from_config(config: &SandboxConfig) -> Self {
+        Self {
+            ghl_webhook_url: config.ghl_webhook_url.clone(),
+            ghl_signature_mode: GhlSignatureMode::default(),
+            location_suspended: false,
+            rate_limit: config.ghl_rate_limit,
+            version_strict: config.ghl_version_strict,
+            access_token_lifetime: config.ghl_access_token_lifetime,
+            contact_search_lag: Duration::ZERO,
+            allow_duplicate_contacts: false,
+            webhook_minute: config.webhook_minute,
+            mp_retry_schedule: config.mp_retry_schedule,
+            mp_webhook_timeout: config.mp_webhook_timeout,
+        }
+    }
+
+    /// A provider-minute count as real time, under the configured time scale.
+    pub fn provider_minutes(&self, minutes: f64) -> Duration {
+        self.webhook_minute.mul_f64(minutes.max(0.0))
+    }
 }
 
 /// The handle axum routes receive.
@@ -35,6 +94,7 @@ pub(crate) struct World {
     pub ghl: GhlWorld,
     pub mp: MpWorld,
     pub deliveries: Vec<Delivery>,
+    pub ghl_deliveries: Vec<GhlDelivery>,
     pub ghl_requests: Vec<RecordedRequest>,
     pub ghl_rate: RateWindow,
 }
@@ -46,6 +106,7 @@ impl World {
             ghl: GhlWorld::seeded(config, now),
             mp: MpWorld::new(config),
             deliveries: Vec::new(),
+            ghl_deliveries: Vec::new(),
             ghl_requests: Vec::new(),
             ghl_rate: RateWindow::default(),
         }
@@ -53,16 +114,29 @@ impl World {
 }
 
 impl Shared {
-    pub fn new(config: SandboxConfig, tz: Tz, base_url: String, http: reqwest::Client) -> Self {
+    /// The shared state and the receiving end of the GHL webhook queue (for the worker).
+    pub fn new(
+        config: SandboxConfig,
+        tz: Tz,
+        base_url: String,
+        http: reqwest::Client,
+    ) -> (Self, mpsc::UnboundedReceiver<GhlEvent>) {
         let world = World::seeded(&config, Utc::now());
-        Self {
+        let settings = Settings::from_config(&config);
+        let (ghl_events, receiver) = mpsc::unbounded_channel();
+        let shared = Self {
             config,
             tz,
             base_url,
             http,
             world: Mutex::new(world),
             tunnels: Mutex::new(Vec::new()),
-        }
+            settings: Mutex::new(settings),
+            faults: Mutex::new(Vec::new()),
+            clock_offset_ms: AtomicI64::new(0),
+            ghl_events,
+        };
+        (shared, receiver)
     }
 
     /// Locks the world. A panic while holding the lock cannot leave it half-written in a way
@@ -80,16 +154,47 @@ impl Shared {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// The sandbox's clock. One place, so a later issue can shift it for time-travel tests.
-    pub fn now(&self) -> DateTime<Utc> {
-        Utc::now()
+    /// The run-time switches.
+    pub fn settings(&self) -> MutexGuard<'_, Settings> {
+        self.settings
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// Drops every appointment, contact change, preference, payment and delivery record and
-    /// restores the seed data. Tunnels stay: they describe the environment, not the data.
+    /// The injected faults.
+    pub fn faults(&self) -> MutexGuard<'_, Vec<ActiveFault>> {
+        self.faults
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// The sandbox's clock: real time plus the offset `advance_clock` added. Every expiry,
+    /// stamp and webhook timestamp reads it.
+    pub fn now(&self) -> DateTime<Utc> {
+        Utc::now() + chrono::Duration::milliseconds(self.clock_offset_ms.load(Ordering::Relaxed))
+    }
+
+    /// Moves the clock forward.
+    pub fn advance_clock(&self, by: Duration) {
+        let ms = i64::try_from(by.as_millis()).unwrap_or(i64::MAX);
+        self.clock_offset_ms.fetch_add(ms, Ordering::Relaxed);
+    }
+
+    /// Queues a GHL appointment event for the webhook worker. Call it while still holding
+    /// the world lock of the write, so events queue in write order.
+    pub fn queue_ghl_event(&self, event: GhlEvent) {
+        if self.settings().ghl_webhook_url.is_some() && self.ghl_events.send(event).is_err() {
+            tracing::warn!("ghl webhook worker is gone; event not delivered");
+        }
+    }
+
+    /// Drops every appointment, contact change, preference, payment and delivery record,
+    /// every issued OAuth token and every injected fault, and restores the seed data.
+    /// Tunnels, settings and the clock offset stay: they describe the environment.
     pub fn reset(&self) {
         let fresh = World::seeded(&self.config, self.now());
         *self.world() = fresh;
+        self.faults().clear();
     }
 }
 

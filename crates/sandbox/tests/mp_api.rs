@@ -521,8 +521,11 @@ async fn https_notification_url_without_a_tunnel_records_a_failed_delivery() {
         .await
         .expect("paid");
     assert_eq!(outcome.delivery_status, None);
+    // Without `source_news=webhooks` an IPN copy follows; both fail the same way.
     let deliveries = fx.sandbox.deliveries();
-    assert_eq!(deliveries.len(), 1);
+    assert_eq!(deliveries.len(), 2);
+    assert_eq!(deliveries[0].format, "webhook");
+    assert_eq!(deliveries[1].format, "ipn");
     assert_eq!(deliveries[0].status, None);
     assert!(deliveries[0].error.is_some());
     assert_eq!(deliveries[0].delivered_to, None);

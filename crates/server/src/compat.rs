@@ -80,9 +80,9 @@ fn desk_error(e: DeskError) -> Response {
         DeskError::NotFound(_) => StatusCode::NOT_FOUND,
         DeskError::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
         DeskError::GhlUnauthorized | DeskError::MpUnauthorized => StatusCode::BAD_GATEWAY,
-        DeskError::ProviderUnavailable { .. } | DeskError::DbUnavailable => {
-            StatusCode::SERVICE_UNAVAILABLE
-        }
+        DeskError::ProviderUnavailable { .. }
+        | DeskError::DbUnavailable
+        | DeskError::KeychainUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
         DeskError::NotConfigured(_) | DeskError::Internal(_) => {
             tracing::error!(code = ?e.code(), "compat API request failed");
             StatusCode::INTERNAL_SERVER_ERROR

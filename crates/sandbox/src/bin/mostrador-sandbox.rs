@@ -4,6 +4,7 @@
 //! Credentials default to `SandboxConfig::demo()`; `GHL_ACCESS_TOKEN`, `GHL_LOCATION_ID`,
 //! `MP_ACCESS_TOKEN` and `MP_WEBHOOK_SECRET` override them (the names the app reads).
 //! `MOSTRADOR_SANDBOX_TUNNEL=https://public.example=http://127.0.0.1:8080` registers a tunnel.
+//! `MOSTRADOR_SANDBOX_GHL_WEBHOOK_URL` is where GHL appointment webhooks go (none without it).
 
 use std::net::{Ipv4Addr, SocketAddr};
 
@@ -47,6 +48,7 @@ async fn main() -> std::io::Result<()> {
     if let Some(v) = env("GHL_LOCATION_ID") {
         config.location_id = v;
     }
+    config.ghl_webhook_url = env("MOSTRADOR_SANDBOX_GHL_WEBHOOK_URL");
 
     let sandbox = Sandbox::start_on(config, SocketAddr::from((Ipv4Addr::LOCALHOST, port))).await?;
     if let Some(spec) = env("MOSTRADOR_SANDBOX_TUNNEL") {

@@ -1,19 +1,21 @@
-//! Appointments: create, get, update/cancel (`/calendars/events/appointments…`) and the events
-//! list (`GET /calendars/events`).
+//! Appointments: create, get, update/cancel (`/calendars/events/appointments…`), delete
+//! (`DELETE /calendars/events/{eventId}`) and the events list (`GET /calendars/events`).
 //!
 //! Create and update re-check the slot (calendars.rs) and insert under one world lock, so of
 //! several identical concurrent creates exactly one wins and the rest get GHL's 400 "slot no
-//! longer available".
+//! longer available". Every write queues its webhook (webhooks.rs) under that same lock.
 
 use std::collections::HashMap;
 
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
 use chrono::{DateTime, Duration, Utc};
 use serde_json::{Map, Value, json};
 
 use super::calendars::{SlotCheck, validate_slot};
+use super::webhooks::GhlEvent;
 use super::{GhlError, check_location, object_body, opt_bool, opt_str, req_str};
 use crate::clock::{ghl_stamp, ghl_time, parse_offset_time};
 use crate::state::{App, ghl_id};
@@ -272,6 +274,7 @@ pub(crate) async fn create_appointment(
     };
     let response = appointment.write_json(tz);
     tracing::debug!(appointment_id = %appointment.id, calendar_id = %calendar.id, "ghl appointment created");
+    app.queue_ghl_event(GhlEvent::created(&appointment, now));
     world.ghl.appointments.push(appointment);
     Ok(Json(response))
 }
@@ -392,7 +395,32 @@ pub(crate) async fn update_appointment(
     }
     // Keep dateUpdated strictly increasing so "newer than stored" comparisons hold.
     stored.date_updated = now.max(stored.date_updated + Duration::milliseconds(1));
+    app.queue_ghl_event(GhlEvent::updated(stored, now));
     Ok(Json(stored.write_json(tz)))
+}
+
+/// `DELETE /calendars/events/{eventId}` with body `{}` → 201 `{"succeeded": true}`, then an
+/// AppointmentDelete webhook. The record is gone afterwards (GET answers 404).
+pub(crate) async fn delete_appointment(
+    State(app): State<App>,
+    Path(event_id): Path<String>,
+    body: Bytes,
+) -> Result<(StatusCode, Json<Value>), GhlError> {
+    // The spec marks the body required with an empty schema: any JSON object (or none).
+    object_body(&body)?;
+    let now = app.now();
+    let mut world = app.world();
+    let index = world
+        .ghl
+        .appointments
+        .iter()
+        .position(|a| a.id == event_id)
+        .ok_or_else(event_not_found)?;
+    let mut removed = world.ghl.appointments.remove(index);
+    removed.date_updated = now.max(removed.date_updated + Duration::milliseconds(1));
+    app.queue_ghl_event(GhlEvent::deleted(&removed, now));
+    tracing::debug!(appointment_id = %removed.id, "ghl appointment deleted");
+    Ok((StatusCode::CREATED, Json(json!({ "succeeded": true }))))
 }
 
 /// `GET /calendars/events?locationId=&startTime=<ms>&endTime=<ms>&calendarId=|userId=|groupId=`

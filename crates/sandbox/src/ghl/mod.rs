@@ -1,17 +1,21 @@
 //! The fake GoHighLevel API v2 (shared/providers/ghl.md), mounted under `/ghl`.
 //!
-//! This module owns what every GHL route has in common: bearer auth with GHL's exact 401
-//! body, the `Version` header (read leniently, recorded), the five `X-RateLimit-*` headers on
-//! every response, and GHL's error shapes with a `traceId`. The submodules own one resource
-//! family each.
+//! This module owns what every GHL route has in common: bearer auth (the PIT or an OAuth
+//! access token) with GHL's exact 401 body, the `Version` header (recorded; enforced per
+//! family when strictness is on), the per-location rate limits with the five `X-RateLimit-*`
+//! headers on every response and 429 beyond them, and GHL's error shapes with a `traceId`.
+//! The submodules own one resource family each; `POST /oauth/token` sits outside the gate.
 
 pub(crate) mod appointments;
 pub(crate) mod calendars;
 pub(crate) mod contacts;
+pub(crate) mod keys;
 pub(crate) mod locations;
+pub(crate) mod messages;
+pub(crate) mod oauth;
+pub(crate) mod webhooks;
 
-use std::collections::VecDeque;
-use std::time::{Duration, Instant};
+use std::collections::{HashMap, VecDeque};
 
 use axum::Router;
 use axum::body::Bytes;
@@ -19,23 +23,18 @@ use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-use crate::SandboxConfig;
+use crate::config::GhlRateLimit;
 use crate::state::{App, trace_id};
+use crate::{SandboxConfig, faults};
 
 pub(crate) use appointments::Appointment;
 pub(crate) use calendars::Calendar;
 pub(crate) use contacts::Contact;
-
-/// GHL's documented limit: 100 requests per 10 s per location…
-const BURST_MAX: u32 = 100;
-const BURST_WINDOW: Duration = Duration::from_secs(10);
-/// …and 200,000 per day.
-const DAILY_MAX: u32 = 200_000;
 
 /// The GHL part of the world: one location and what lives in it.
 pub(crate) struct GhlWorld {
@@ -43,6 +42,10 @@ pub(crate) struct GhlWorld {
     pub calendars: Vec<Calendar>,
     pub appointments: Vec<Appointment>,
     pub contacts: Vec<Contact>,
+    pub oauth: oauth::OAuthStore,
+    pub messages: Vec<messages::SentMessage>,
+    /// Contact id → its conversation id.
+    pub conversations: HashMap<String, String>,
 }
 
 impl GhlWorld {
@@ -53,6 +56,9 @@ impl GhlWorld {
             calendars: crate::seed::calendars(&config.location_id),
             appointments: Vec::new(),
             contacts: crate::seed::contacts(&config.location_id, now),
+            oauth: oauth::OAuthStore::default(),
+            messages: Vec::new(),
+            conversations: HashMap::new(),
         }
     }
 
@@ -82,42 +88,85 @@ pub struct RecordedRequest {
     pub authorized: bool,
 }
 
-/// Request counters behind the `X-RateLimit-*` headers. Limits are reported, not enforced
-/// yet (429s come with fault injection).
+/// Request counters behind the `X-RateLimit-*` headers and the 429s. Only accepted requests
+/// count; the clock is the sandbox's, so `advance_clock` can jump past a window.
 #[derive(Default)]
 pub(crate) struct RateWindow {
-    recent: VecDeque<Instant>,
+    recent: VecDeque<DateTime<Utc>>,
     day: Option<chrono::NaiveDate>,
     today: u32,
 }
 
+/// The numbers a response reports.
+#[derive(Clone, Copy)]
+struct RateState {
+    limit: GhlRateLimit,
+    remaining: u32,
+    daily_remaining: u32,
+}
+
 impl RateWindow {
-    /// Counts one request and returns (burst remaining, daily remaining).
-    fn hit(&mut self, now: Instant, date: chrono::NaiveDate) -> (u32, u32) {
-        while self
-            .recent
-            .front()
-            .is_some_and(|t| now.duration_since(*t) >= BURST_WINDOW)
-        {
+    /// Counts one request if the limits allow it: `Ok` with the state after counting, `Err`
+    /// (429) with the state when over a limit.
+    fn hit(&mut self, now: DateTime<Utc>, limit: GhlRateLimit) -> Result<RateState, RateState> {
+        let window =
+            chrono::Duration::from_std(limit.burst_window).unwrap_or(chrono::Duration::seconds(10));
+        while self.recent.front().is_some_and(|t| now - *t >= window) {
             self.recent.pop_front();
         }
-        self.recent.push_back(now);
+        let date = now.date_naive();
         if self.day != Some(date) {
             self.day = Some(date);
             self.today = 0;
         }
-        self.today = self.today.saturating_add(1);
         let in_window = u32::try_from(self.recent.len()).unwrap_or(u32::MAX);
-        (
-            BURST_MAX.saturating_sub(in_window),
-            DAILY_MAX.saturating_sub(self.today),
-        )
+        let state = |in_window: u32, today: u32| RateState {
+            limit,
+            remaining: limit.burst_max.saturating_sub(in_window),
+            daily_remaining: limit.daily_max.saturating_sub(today),
+        };
+        if in_window >= limit.burst_max || self.today >= limit.daily_max {
+            return Err(state(in_window, self.today));
+        }
+        self.recent.push_back(now);
+        self.today = self.today.saturating_add(1);
+        Ok(state(in_window + 1, self.today))
+    }
+
+    /// The state without counting (for refused requests).
+    fn peek(&self, now: DateTime<Utc>, limit: GhlRateLimit) -> RateState {
+        let window =
+            chrono::Duration::from_std(limit.burst_window).unwrap_or(chrono::Duration::seconds(10));
+        let in_window = self.recent.iter().filter(|t| now - **t < window).count();
+        let today = if self.day == Some(now.date_naive()) {
+            self.today
+        } else {
+            0
+        };
+        RateState {
+            limit,
+            remaining: limit
+                .burst_max
+                .saturating_sub(u32::try_from(in_window).unwrap_or(u32::MAX)),
+            daily_remaining: limit.daily_max.saturating_sub(today),
+        }
+    }
+}
+
+/// The `Version` each API family expects (ghl.md §1.1).
+fn expected_version(path: &str) -> Option<&'static str> {
+    if path.starts_with("/calendars") || path.starts_with("/conversations") {
+        Some("2021-04-15")
+    } else if path.starts_with("/contacts") || path.starts_with("/locations") {
+        Some("2021-07-28")
+    } else {
+        None
     }
 }
 
 /// The GHL router (mounted under `/ghl` by the caller).
 pub(crate) fn router(app: App) -> Router {
-    Router::new()
+    let api = Router::new()
         .route("/locations/{location_id}", get(locations::get_location))
         .route("/calendars/", get(calendars::list_calendars))
         .route("/calendars", get(calendars::list_calendars))
@@ -130,13 +179,24 @@ pub(crate) fn router(app: App) -> Router {
             "/calendars/events/appointments/{event_id}",
             get(appointments::get_appointment).put(appointments::update_appointment),
         )
+        .route(
+            "/calendars/events/{event_id}",
+            delete(appointments::delete_appointment),
+        )
         .route("/calendars/{calendar_id}", get(calendars::get_calendar))
         .route(
             "/calendars/{calendar_id}/free-slots",
             get(calendars::free_slots),
         )
+        .route("/contacts/", post(contacts::create_contact))
+        .route("/contacts", post(contacts::create_contact))
         .route("/contacts/upsert", post(contacts::upsert_contact))
-        .route("/contacts/{contact_id}", get(contacts::get_contact))
+        .route("/contacts/search", post(contacts::search_contacts))
+        .route("/contacts/search/duplicate", get(contacts::find_duplicate))
+        .route(
+            "/contacts/{contact_id}",
+            get(contacts::get_contact).put(contacts::update_contact),
+        )
         .route(
             "/contacts/{contact_id}/tags",
             post(contacts::add_tags).delete(contacts::remove_tags),
@@ -145,19 +205,36 @@ pub(crate) fn router(app: App) -> Router {
             "/contacts/{contact_id}/notes",
             post(contacts::add_note).get(contacts::list_notes),
         )
+        .route("/conversations/messages", post(messages::send_message))
         .fallback(not_found)
-        .layer(middleware::from_fn_with_state(app.clone(), gate))
-        .with_state(app)
+        .layer(middleware::from_fn_with_state(
+            app.clone(),
+            faults::ghl_api_faults,
+        ))
+        .layer(middleware::from_fn_with_state(app.clone(), gate));
+    // The token endpoint takes no bearer token and no `Version` (ghl.md §2.2).
+    let oauth = Router::new()
+        .route("/oauth/token", post(oauth::token))
+        .layer(middleware::from_fn_with_state(
+            app.clone(),
+            faults::ghl_api_faults,
+        ));
+    oauth.merge(api).with_state(app)
 }
 
 async fn not_found() -> GhlError {
     GhlError::NotFound("Cannot find the requested resource".into())
 }
 
-/// Auth, `Version` recording and rate-limit headers, in front of every GHL route.
+/// Auth, `Version` recording (and checking when strict), rate limiting and the rate-limit
+/// headers, in front of every GHL API route.
 async fn gate(State(app): State<App>, req: Request, next: Next) -> Response {
-    let authorized =
-        bearer(req.headers()).is_some_and(|token| token == app.config.ghl_access_token);
+    let now = app.now();
+    let (limit, strict) = {
+        let s = app.settings();
+        (s.rate_limit, s.version_strict)
+    };
+    let token = bearer(req.headers()).map(str::to_owned);
     let version = req
         .headers()
         .get("version")
@@ -169,31 +246,59 @@ async fn gate(State(app): State<App>, req: Request, next: Next) -> Response {
         .map(|p| p.as_str().to_owned())
         .unwrap_or_default();
     let method = req.method().to_string();
-    let date = app.now().date_naive();
-    let (remaining, daily_remaining) = {
+    let (authorized, rate) = {
         let mut world = app.world();
+        let authorized = token
+            .as_deref()
+            .is_some_and(|t| t == app.config.ghl_access_token || world.ghl.oauth.accepts(t, now));
         world.ghl_requests.push(RecordedRequest {
             method,
-            path,
-            version,
+            path: path.clone(),
+            version: version.clone(),
             authorized,
         });
-        world.ghl_rate.hit(Instant::now(), date)
+        let rate = if authorized {
+            world.ghl_rate.hit(now, limit)
+        } else {
+            Err(world.ghl_rate.peek(now, limit))
+        };
+        (authorized, rate)
     };
-    let mut response = if authorized {
-        next.run(req).await
+    let expected = expected_version(req.uri().path());
+    let (mut response, state) = match rate {
+        _ if !authorized => (
+            GhlError::Unauthorized.into_response(),
+            rate.unwrap_or_else(|s| s),
+        ),
+        Err(state) => (GhlError::TooManyRequests.into_response(), state),
+        Ok(state) => match expected {
+            Some(want) if strict && version.as_deref() != Some(want) => (
+                GhlError::BadRequest(format!(
+                    "Version header is missing or invalid: this API expects Version: {want}"
+                ))
+                .into_response(),
+                state,
+            ),
+            _ => (next.run(req).await, state),
+        },
+    };
+    let remaining = if response.status() == StatusCode::TOO_MANY_REQUESTS {
+        0
     } else {
-        GhlError::Unauthorized.into_response()
+        state.remaining
     };
     let headers = response.headers_mut();
     let pairs = [
-        ("x-ratelimit-limit-daily", DAILY_MAX.to_string()),
-        ("x-ratelimit-daily-remaining", daily_remaining.to_string()),
+        ("x-ratelimit-limit-daily", state.limit.daily_max.to_string()),
+        (
+            "x-ratelimit-daily-remaining",
+            state.daily_remaining.to_string(),
+        ),
         (
             "x-ratelimit-interval-milliseconds",
-            BURST_WINDOW.as_millis().to_string(),
+            state.limit.burst_window.as_millis().to_string(),
         ),
-        ("x-ratelimit-max", BURST_MAX.to_string()),
+        ("x-ratelimit-max", state.limit.burst_max.to_string()),
         ("x-ratelimit-remaining", remaining.to_string()),
     ];
     for (name, value) in pairs {
@@ -221,6 +326,10 @@ pub(crate) enum GhlError {
     BadRequest(String),
     /// 401, GHL's exact body.
     Unauthorized,
+    /// 401 with another message (OAuth client credentials).
+    Unauthenticated(String),
+    /// 429 beyond the rate limits.
+    TooManyRequests,
     /// 403 "The token does not have access to this location".
     ForbiddenLocation,
     /// 404 with a string message.
@@ -229,6 +338,12 @@ pub(crate) enum GhlError {
     Unprocessable(Vec<String>),
     /// 400 "The slot you have selected is no longer available."
     SlotUnavailable,
+    /// 400 "This location does not allow duplicated contacts." with `meta`.
+    DuplicateContact {
+        contact_id: String,
+        matching_field: &'static str,
+        contact_name: String,
+    },
 }
 
 #[derive(Serialize)]
@@ -245,12 +360,32 @@ struct ErrorBody {
     message: Message,
     error: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
+    meta: Option<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     trace_id: Option<String>,
 }
 
 impl IntoResponse for GhlError {
     fn into_response(self) -> Response {
+        let meta = match &self {
+            GhlError::DuplicateContact {
+                contact_id,
+                matching_field,
+                contact_name,
+            } => Some(serde_json::json!({
+                "contactId": contact_id,
+                "matchingField": matching_field,
+                "contactName": contact_name,
+            })),
+            _ => None,
+        };
         let (status, message, error, traced) = match self {
+            GhlError::DuplicateContact { .. } => (
+                400,
+                Message::One("This location does not allow duplicated contacts.".into()),
+                "Bad Request",
+                true,
+            ),
             GhlError::BadRequest(m) => (400, Message::One(m), "Bad Request", true),
             GhlError::SlotUnavailable => (
                 400,
@@ -265,6 +400,13 @@ impl IntoResponse for GhlError {
                 "Unauthorized",
                 false,
             ),
+            GhlError::Unauthenticated(m) => (401, Message::One(m), "Unauthorized", true),
+            GhlError::TooManyRequests => (
+                429,
+                Message::One("Too many requests".into()),
+                "Too Many Requests",
+                true,
+            ),
             GhlError::ForbiddenLocation => (
                 403,
                 Message::One("The token does not have access to this location".into()),
@@ -278,6 +420,7 @@ impl IntoResponse for GhlError {
             status_code: status,
             message,
             error,
+            meta,
             trace_id: traced.then(trace_id),
         };
         let code = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST);

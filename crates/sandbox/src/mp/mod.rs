@@ -6,8 +6,10 @@
 //! back as raw number text: no `f64` anywhere on the money path.
 
 pub(crate) mod checkout;
+pub(crate) mod merchant_orders;
 pub(crate) mod payments;
 pub(crate) mod preferences;
+pub(crate) mod refunds;
 pub mod webhooks;
 
 use std::collections::BTreeMap;
@@ -23,9 +25,9 @@ use serde::Serialize;
 use serde_json::Value;
 use serde_json::value::RawValue;
 
-use crate::SandboxConfig;
 use crate::ghl::bearer;
 use crate::state::App;
+use crate::{SandboxConfig, faults};
 
 pub(crate) use payments::Payment;
 pub(crate) use preferences::Preference;
@@ -44,6 +46,7 @@ pub(crate) struct MpWorld {
     next_payment_id: i64,
     next_order_id: i64,
     next_notification_id: i64,
+    next_refund_id: i64,
 }
 
 impl MpWorld {
@@ -58,6 +61,7 @@ impl MpWorld {
             next_payment_id: 17_014_025_134,
             next_order_id: 29_876_543_210,
             next_notification_id: 12_345_678_901,
+            next_refund_id: 1_622_029_222,
         }
     }
 
@@ -74,6 +78,12 @@ impl MpWorld {
     pub fn new_order_id(&mut self) -> i64 {
         let id = self.next_order_id;
         self.next_order_id += 1;
+        id
+    }
+
+    pub fn new_refund_id(&mut self) -> i64 {
+        let id = self.next_refund_id;
+        self.next_refund_id += 1;
         id
     }
 
@@ -100,8 +110,31 @@ pub(crate) fn router(app: App) -> Router {
             get(preferences::get_preference).put(preferences::update_preference),
         )
         .route("/v1/payments/search", get(payments::search_payments))
-        .route("/v1/payments/{id}", get(payments::get_payment))
+        .route(
+            "/v1/payments/{id}",
+            get(payments::get_payment).put(payments::update_payment),
+        )
+        .route(
+            "/v1/payments/{id}/refunds",
+            get(refunds::list_refunds).post(refunds::create_refund),
+        )
+        .route(
+            "/v1/payments/{id}/refunds/{refund_id}",
+            get(refunds::get_refund),
+        )
+        .route(
+            "/merchant_orders/search",
+            get(merchant_orders::search_merchant_orders),
+        )
+        .route(
+            "/merchant_orders/{id}",
+            get(merchant_orders::get_merchant_order),
+        )
         .fallback(not_found)
+        .layer(middleware::from_fn_with_state(
+            app.clone(),
+            faults::mp_api_faults,
+        ))
         .layer(middleware::from_fn_with_state(app.clone(), auth));
     // The checkout pages are what a patient opens: public, like MP's own checkout.
     let checkout = Router::new()

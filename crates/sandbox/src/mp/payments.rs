@@ -1,10 +1,15 @@
-//! Payments: `GET /v1/payments/{id}`, `GET /v1/payments/search` (mercadopago.md §5), and
-//! paying a preference, which is how payments come into being in the sandbox (a patient paying
-//! the link, simulated through the control route or `Sandbox::pay_preference`).
+//! Payments: `GET /v1/payments/{id}`, `GET /v1/payments/search`, cancel with
+//! `PUT /v1/payments/{id}` (mercadopago.md §5), paying a preference, which is how payments come
+//! into being in the sandbox (a patient paying the link, simulated through the control route or
+//! `Sandbox::pay_preference`; a preference may be paid again and again), and the status
+//! machine the control API drives (approve a pending payment, charge back, mediation).
+//!
+//! Creation notifies `payment.created`; every later change notifies `payment.updated`.
 
 use std::collections::HashMap;
 
 use axum::Json;
+use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use chrono::{DateTime, Duration, Utc};
@@ -14,6 +19,7 @@ use serde_json::value::RawValue;
 use serde_json::{Value, json};
 
 use super::preferences::paging_param;
+use super::refunds::Refund;
 use super::{MpError, RawMap, money, raw};
 use crate::SandboxError;
 use crate::clock::{mp_date, parse_offset_time};
@@ -66,6 +72,7 @@ pub struct PayOutcome {
 pub(crate) struct Payment {
     pub id: i64,
     pub order_id: i64,
+    pub preference_id: String,
     pub status: String,
     pub status_detail: String,
     pub external_reference: Option<String>,
@@ -84,6 +91,7 @@ pub(crate) struct Payment {
     pub notification_url: Option<String>,
     pub statement_descriptor: Option<String>,
     pub binary_mode: bool,
+    pub refunds: Vec<Refund>,
 }
 
 impl Payment {
@@ -92,7 +100,7 @@ impl Payment {
     }
 
     /// The payment as MP returns it (§5.1).
-    fn render(&self, app: &App) -> RawMap {
+    pub(crate) fn render(&self, app: &App) -> RawMap {
         let date = |d: Option<DateTime<Utc>>| d.map(|d| mp_date(d, app.tz));
         let net = self.amount - self.refunded;
         let pairs: Vec<(&str, Box<RawValue>)> = vec![
@@ -142,7 +150,14 @@ impl Payment {
             ("fee_details", raw(&json!([]))),
             ("captured", raw(&true)),
             ("binary_mode", raw(&self.binary_mode)),
-            ("refunds", raw(&json!([]))),
+            (
+                "refunds",
+                raw(&self
+                    .refunds
+                    .iter()
+                    .map(|r| r.render(app, self.collector_id))
+                    .collect::<Vec<_>>()),
+            ),
             ("notification_url", raw(&self.notification_url)),
             ("statement_descriptor", raw(&self.statement_descriptor)),
             (
@@ -189,9 +204,12 @@ struct TransactionDetails {
     overpaid_amount: Box<RawValue>,
 }
 
-fn status_detail(status: &str) -> &'static str {
+pub(crate) fn status_detail(status: &str) -> &'static str {
     match status {
         "approved" => "accredited",
+        "refunded" => "refunded",
+        "charged_back" => "settled",
+        "in_mediation" => "in_mediation",
         "rejected" => "cc_rejected_other_reason",
         "pending" => "pending_waiting_payment",
         "in_process" => "pending_contingency",
@@ -249,6 +267,7 @@ pub(crate) async fn pay(
         let payment = Payment {
             id: mp.new_payment_id(),
             order_id: mp.new_order_id(),
+            preference_id: pref.id.clone(),
             status_detail: status_detail(&status).to_owned(),
             date_approved: (status == "approved").then_some(now),
             status,
@@ -274,6 +293,7 @@ pub(crate) async fn pay(
                 .get("statement_descriptor")
                 .and_then(|d| super::value_of(d).as_str().map(str::to_owned)),
             binary_mode: pref.binary_mode,
+            refunds: Vec::new(),
         };
         let id = payment.id;
         tracing::debug!(payment_id = id, preference_id = %pref.id, status = %payment.status, "mp payment created");
@@ -282,9 +302,7 @@ pub(crate) async fn pay(
     };
     let delivery_status = match notification_url {
         Some(url) => {
-            super::webhooks::deliver_payment(app, &url, payment_id, "payment.created")
-                .await
-                .status
+            super::webhooks::notify_payment(app, &url, payment_id, "payment.created").await
         }
         None => None,
     };
@@ -292,6 +310,118 @@ pub(crate) async fn pay(
         payment_id,
         delivery_status,
     })
+}
+
+/// Whether the status machine allows `from` → `to` (mercadopago.md §11). Refunds go through
+/// the refunds API, not here.
+fn transition_allowed(from: &str, to: &str, binary_mode: bool) -> bool {
+    if binary_mode && matches!(to, "pending" | "in_process" | "authorized") {
+        return false;
+    }
+    matches!(
+        (from, to),
+        (
+            "pending" | "in_process" | "authorized",
+            "approved" | "rejected" | "cancelled"
+        ) | ("pending", "in_process")
+            | ("approved", "charged_back" | "in_mediation")
+            | ("in_mediation", "approved" | "charged_back")
+    )
+}
+
+/// Moves a payment to `status` (control API): bumps `date_last_updated`, sets `date_approved`
+/// on the first approval, and notifies `payment.updated`.
+pub(crate) async fn change_status(
+    app: &App,
+    payment_id: i64,
+    status: &str,
+    detail: Option<String>,
+) -> Result<PayOutcome, SandboxError> {
+    let now = app.now();
+    let notification_url = {
+        let mut world = app.world();
+        let payment = world
+            .mp
+            .payments
+            .iter_mut()
+            .find(|p| p.id == payment_id)
+            .ok_or(SandboxError::PaymentNotFound(payment_id))?;
+        if !transition_allowed(&payment.status, status, payment.binary_mode) {
+            return Err(SandboxError::InvalidTransition {
+                from: payment.status.clone(),
+                to: status.to_owned(),
+            });
+        }
+        payment.status = status.to_owned();
+        payment.status_detail = detail.unwrap_or_else(|| status_detail(status).to_owned());
+        if status == "approved" && payment.date_approved.is_none() {
+            payment.date_approved = Some(now);
+        }
+        payment.date_last_updated = now.max(payment.date_last_updated + Duration::milliseconds(1));
+        payment.notification_url.clone()
+    };
+    let delivery_status = match notification_url {
+        Some(url) => {
+            super::webhooks::notify_payment(app, &url, payment_id, "payment.updated").await
+        }
+        None => None,
+    };
+    Ok(PayOutcome {
+        payment_id,
+        delivery_status,
+    })
+}
+
+/// `PUT /v1/payments/{id}` `{"status": "cancelled"}`: only from `pending` / `in_process`
+/// (§5.3); anything else is 400 with cause 2063. Answers 200 with the payment.
+pub(crate) async fn update_payment(
+    State(app): State<App>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<Json<RawMap>, MpError> {
+    let id: i64 = id.trim().parse().map_err(|_| payment_not_found())?;
+    let fields: Value = serde_json::from_slice(&body)
+        .map_err(|_| MpError::bad_request("bad_request", "body must be a JSON object"))?;
+    let Some(status) = fields.get("status").and_then(Value::as_str) else {
+        return Err(MpError::bad_request(
+            "bad_request",
+            "status is the only field the sandbox updates",
+        ));
+    };
+    if status != "cancelled" {
+        return Err(MpError::bad_request(
+            "bad_request",
+            format!("status {status} cannot be set: only cancelled"),
+        ));
+    }
+    let now = app.now();
+    let (rendered, url) = {
+        let mut world = app.world();
+        let payment = world
+            .mp
+            .payments
+            .iter_mut()
+            .find(|p| p.id == id)
+            .ok_or_else(payment_not_found)?;
+        if !matches!(payment.status.as_str(), "pending" | "in_process") {
+            let message = format!("Payment in status {} can not be cancelled", payment.status);
+            let mut err = MpError::bad_request("bad_request", message.clone());
+            err.cause = vec![json!({ "code": 2063, "description": message, "data": Value::Null })];
+            return Err(err);
+        }
+        payment.status = "cancelled".to_owned();
+        payment.status_detail = "by_collector".to_owned();
+        payment.date_last_updated = now.max(payment.date_last_updated + Duration::milliseconds(1));
+        (payment.render(&app), payment.notification_url.clone())
+    };
+    if let Some(url) = url {
+        // In the background, like MP: the API answer does not wait for the receiver.
+        let app = app.clone();
+        tokio::spawn(async move {
+            super::webhooks::notify_payment(&app, &url, id, "payment.updated").await;
+        });
+    }
+    Ok(Json(rendered))
 }
 
 /// The payer MP reports: the preference's payer where given, test-user defaults otherwise.
@@ -325,7 +455,7 @@ fn payer(from_preference: Option<Value>) -> Value {
     })
 }
 
-fn payment_not_found() -> MpError {
+pub(crate) fn payment_not_found() -> MpError {
     let mut err = MpError::new(StatusCode::NOT_FOUND, "not_found", "Payment not found");
     err.cause =
         vec![json!({ "code": 2000, "description": "Payment not found", "data": Value::Null })];

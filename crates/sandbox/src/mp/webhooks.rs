@@ -1,10 +1,14 @@
-//! Mercado Pago webhook delivery (mercadopago.md §9): the signed `x-signature`, the Webhooks
-//! request format, fake tunnels, and the record of every delivery attempt.
+//! Mercado Pago notifications (mercadopago.md §9): the signed Webhooks request, the unsigned
+//! IPN copy, MP's retry schedule, the `mp.webhooks` faults, and the record of every attempt.
+//!
+//! A `notification_url` gets both formats unless its query says `source_news=webhooks` (only
+//! Webhooks) or `source_news=ipn` (only IPN). Any answer but 200/201, or none within the
+//! timeout, schedules retries on the configured schedule with `X-Retry` counting up; each
+//! retry is signed afresh (new `ts`) with the same `x-request-id` and body.
 //!
 //! The signing code here is written from §9.3 alone and shares nothing with the client crate,
 //! so that a misreading on either side fails a test instead of being mirrored.
 
-use std::net::IpAddr;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -13,6 +17,7 @@ use serde::Serialize;
 use sha2::Sha256;
 
 use crate::clock::mp_date;
+use crate::faults::{FaultKind, take_webhook};
 use crate::state::App;
 
 /// How long MP waits for an answer (`X-Socket-Timeout`).
@@ -53,43 +58,20 @@ pub fn x_signature(
     format!("ts={ts},v1={v1}")
 }
 
-/// A registered fake tunnel: `public_base` (https) forwards to `local_base` (loopback http).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct Tunnel {
-    /// The public URL prefix, as MP would call it.
-    pub public_base: String,
-    /// Where the sandbox really delivers.
-    pub local_base: String,
-}
-
-impl Tunnel {
-    pub(crate) fn new(public_base: &str, local_base: &str) -> Self {
-        Self {
-            public_base: public_base.trim_end_matches('/').to_owned(),
-            local_base: local_base.trim_end_matches('/').to_owned(),
-        }
-    }
-
-    /// The forwarded URL, when `url` starts with this tunnel's public base at a boundary.
-    fn forward(&self, url: &str) -> Option<String> {
-        let rest = url.strip_prefix(&self.public_base)?;
-        (rest.is_empty() || rest.starts_with(['/', '?', '#']))
-            .then(|| format!("{}{}", self.local_base, rest))
-    }
-}
-
 /// One delivery attempt, as recorded.
 #[derive(Clone, Debug, Serialize)]
 pub struct Delivery {
     /// Sequence number, from 1, in attempt order.
     pub seq: u64,
+    /// `webhook` (signed, `data.id`/`type` query) or `ipn` (unsigned, `topic`/`id` query).
+    pub format: String,
     /// Topic (`payment`).
     pub topic: String,
     /// `payment.created`, `payment.updated`, …
     pub action: String,
-    /// The resource id sent as `data.id`.
+    /// The resource id sent (`data.id`, or `id` for IPN).
     pub data_id: String,
-    /// The URL MP calls: the `notification_url` with `data.id` and `type` appended.
+    /// The URL MP calls: the `notification_url` with its parameters appended.
     pub url: String,
     /// Where it was really sent after the tunnel rewrite; `None` when it could not be sent.
     pub delivered_to: Option<String>,
@@ -101,152 +83,392 @@ pub struct Delivery {
     pub status: Option<u16>,
     /// Why there is no status, when there is none.
     pub error: Option<String>,
-    /// `X-Retry` value of this attempt.
+    /// `X-Retry` value of this attempt (0 first, then 1, 2, …).
     pub retry: u32,
-    /// When the attempt started.
+    /// The faults applied to this notification, by name.
+    pub faults: Vec<String>,
+    /// When the attempt started (the sandbox clock).
     pub attempted_at: DateTime<Utc>,
 }
 
-/// The notification URL with MP's query parameters appended to whatever query it has.
-fn with_webhook_query(
-    notification_url: &str,
-    data_id: &str,
-    topic: &str,
-) -> Result<String, String> {
+impl Delivery {
+    /// A header's value, looked up case-insensitively.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// The notification URL with parameters appended to whatever query it has.
+fn with_query(notification_url: &str, pairs: &[(&str, &str)]) -> Result<String, String> {
     let mut url =
         url::Url::parse(notification_url).map_err(|e| format!("bad notification_url: {e}"))?;
-    url.query_pairs_mut()
-        .append_pair("data.id", data_id)
-        .append_pair("type", topic);
+    {
+        let mut query = url.query_pairs_mut();
+        for (k, v) in pairs {
+            query.append_pair(k, v);
+        }
+    }
     Ok(url.into())
 }
 
-/// Applies the tunnels; refuses https without a tunnel and anything outside loopback.
-fn route(app: &App, url: &str) -> Result<String, String> {
-    let forwarded = {
-        let tunnels = app.tunnels();
-        tunnels
-            .iter()
-            .filter_map(|t| t.forward(url).map(|f| (t.public_base.len(), f)))
-            .max_by_key(|(len, _)| *len)
-            .map(|(_, f)| f)
-    };
-    let target = match forwarded {
-        Some(f) => f,
-        None if url.starts_with("https://") => {
-            return Err("no tunnel registered for this https notification_url".into());
-        }
-        None => url.to_owned(),
-    };
-    let parsed = url::Url::parse(&target).map_err(|e| format!("bad delivery URL: {e}"))?;
-    let loopback = match parsed.host() {
-        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
-        Some(url::Host::Ipv4(ip)) => IpAddr::V4(ip).is_loopback(),
-        Some(url::Host::Ipv6(ip)) => IpAddr::V6(ip).is_loopback(),
-        None => false,
-    };
-    if !loopback {
-        // The sandbox only ever talks to this machine.
-        return Err("refusing to deliver outside loopback".into());
-    }
-    Ok(target)
+/// `source_news` of the notification URL, if any.
+fn source_news(notification_url: &str) -> Option<String> {
+    url::Url::parse(notification_url).ok().and_then(|u| {
+        u.query_pairs()
+            .find(|(k, _)| k == "source_news")
+            .map(|(_, v)| v.into_owned())
+    })
 }
 
-/// Delivers one Webhooks-format payment notification (§9.2) and records the attempt.
-pub(crate) async fn deliver_payment(
+/// How `ts` is written.
+#[derive(Clone, Copy, Debug)]
+enum TsStyle {
+    Seconds,
+    Millis,
+}
+
+/// A notification ready to send; headers that depend on the attempt are added per attempt.
+#[derive(Clone, Debug)]
+struct Outgoing {
+    format: &'static str,
+    action: String,
+    data_id: String,
+    /// Full URL (parameters appended), or the error building it.
+    url: Result<String, String>,
+    body: String,
+    /// Signed deliveries only: secret, the `data.id` signed, `x-request-id` (if sent).
+    signing: Option<Signing>,
+    ts_style: TsStyle,
+    stale_secs: u64,
+    faults: Vec<String>,
+}
+
+#[derive(Clone, Debug)]
+struct Signing {
+    secret: String,
+    request_id: Option<String>,
+}
+
+fn has(faults: &[FaultKind], f: impl Fn(&FaultKind) -> bool) -> bool {
+    faults.iter().any(f)
+}
+
+fn fault_name(kind: &FaultKind) -> String {
+    serde_json::to_value(kind)
+        .ok()
+        .and_then(|v| v.get("kind").and_then(|k| k.as_str()).map(str::to_owned))
+        .unwrap_or_else(|| format!("{kind:?}"))
+}
+
+/// Notifies `notification_url` that payment `payment_id` had `action`, in the formats it
+/// asks for, under the `mp.webhooks` faults. Returns the status the Webhooks-format first
+/// attempt got (`None` without one: failed, dropped, delayed, or IPN only).
+pub(crate) async fn notify_payment(
     app: &App,
     notification_url: &str,
     payment_id: i64,
     action: &str,
-) -> Delivery {
-    let data_id = payment_id.to_string();
+) -> Option<u16> {
+    let faults = take_webhook(app, "mp.webhooks");
+    let news = source_news(notification_url);
+    let want_webhook = news.as_deref() != Some("ipn");
+    let want_ipn = news.as_deref() != Some("webhooks")
+        || has(&faults, |k| matches!(k, FaultKind::BothFormats));
+    let data_id = if has(&faults, |k| matches!(k, FaultKind::UnknownId)) {
+        // Far above every id the sandbox hands out.
+        "99999999999999".to_owned()
+    } else {
+        payment_id.to_string()
+    };
+    let mut status = None;
+    if want_webhook {
+        if action == "payment.created" && has(&faults, |k| matches!(k, FaultKind::OutOfOrder)) {
+            let early = webhook(app, notification_url, &data_id, "payment.updated", &faults);
+            dispatch(app, early, &[]).await;
+        }
+        let out = webhook(app, notification_url, &data_id, action, &faults);
+        status = dispatch(app, out, &faults).await;
+    }
+    if want_ipn {
+        let out = ipn(app, notification_url, &data_id, action, &faults);
+        dispatch(app, out, &faults).await;
+    }
+    status
+}
+
+/// The Webhooks format (§9.2): `?data.id=&type=payment`, signed.
+fn webhook(
+    app: &App,
+    notification_url: &str,
+    data_id: &str,
+    action: &str,
+    faults: &[FaultKind],
+) -> Outgoing {
     let now = app.now();
     let (notification_id, user_id) = {
         let mut world = app.world();
         (world.mp.new_notification_id(), world.mp.collector_id)
     };
-    let ts = now.timestamp().to_string();
-    let request_id = uuid::Uuid::new_v4().to_string();
-    let body = serde_json::json!({
-        "id": notification_id,
-        "live_mode": false,
-        "type": "payment",
-        "date_created": mp_date(now, app.tz),
-        "user_id": user_id,
-        "api_version": "v1",
-        "action": action,
-        "data": { "id": data_id },
-    })
-    .to_string();
-    let headers = vec![
-        (
-            "x-signature".to_owned(),
-            x_signature(
-                &app.config.mp_webhook_secret,
-                Some(&data_id),
-                Some(&request_id),
-                &ts,
-            ),
-        ),
-        ("x-request-id".to_owned(), request_id),
-        ("X-Retry".to_owned(), "0".to_owned()),
-        (
-            "X-Socket-Timeout".to_owned(),
-            SOCKET_TIMEOUT.as_millis().to_string(),
-        ),
-        ("Content-Type".to_owned(), "application/json".to_owned()),
-        ("User-Agent".to_owned(), "restclient-node/4.0.0".to_owned()),
-    ];
-    let mut delivery = Delivery {
-        seq: 0,
-        topic: "payment".into(),
-        action: action.into(),
-        data_id: data_id.clone(),
-        url: notification_url.to_owned(),
-        delivered_to: None,
-        headers,
-        body,
-        status: None,
-        error: None,
-        retry: 0,
-        attempted_at: now,
-    };
-    match with_webhook_query(notification_url, &data_id, "payment") {
-        Err(e) => delivery.error = Some(e),
-        Ok(url) => {
-            delivery.url = url.clone();
-            match route(app, &url) {
-                Err(e) => delivery.error = Some(e),
-                Ok(target) => {
-                    delivery.delivered_to = Some(target.clone());
-                    send(app, &target, &mut delivery).await;
-                }
-            }
-        }
+    let mut body = serde_json::Map::new();
+    body.insert("id".into(), notification_id.into());
+    let full = !has(faults, |k| matches!(k, FaultKind::MissingOptionalFields));
+    if full {
+        body.insert("live_mode".into(), false.into());
     }
-    tracing::info!(
-        payment_id,
-        action,
-        status = ?delivery.status,
-        error = ?delivery.error,
-        "mp webhook delivery"
-    );
-    let mut world = app.world();
-    delivery.seq = world.deliveries.len() as u64 + 1;
-    world.deliveries.push(delivery.clone());
-    delivery
+    body.insert("type".into(), "payment".into());
+    if full {
+        body.insert("date_created".into(), mp_date(now, app.tz).into());
+        body.insert("user_id".into(), user_id.into());
+        body.insert("api_version".into(), "v1".into());
+    }
+    body.insert("action".into(), action.into());
+    let body_id = if has(faults, |k| matches!(k, FaultKind::TamperedBody)) {
+        // The body is not signed: a forged body id still verifies (§9.2).
+        format!("1{data_id}")
+    } else {
+        data_id.to_owned()
+    };
+    body.insert("data".into(), serde_json::json!({ "id": body_id }));
+    let body = ordered_body(&body);
+    let secret = if has(faults, |k| matches!(k, FaultKind::WrongSecret)) {
+        format!("wrong-{}", app.config.mp_webhook_secret)
+    } else {
+        app.config.mp_webhook_secret.clone()
+    };
+    let request_id = (!has(faults, |k| matches!(k, FaultKind::NoRequestId)))
+        .then(|| uuid::Uuid::new_v4().to_string());
+    Outgoing {
+        format: "webhook",
+        action: action.to_owned(),
+        data_id: data_id.to_owned(),
+        url: with_query(
+            notification_url,
+            &[("data.id", data_id), ("type", "payment")],
+        ),
+        body,
+        signing: Some(Signing { secret, request_id }),
+        ts_style: if has(faults, |k| matches!(k, FaultKind::MillisTs)) {
+            TsStyle::Millis
+        } else {
+            TsStyle::Seconds
+        },
+        stale_secs: faults
+            .iter()
+            .find_map(|k| match k {
+                FaultKind::StaleTimestamp { secs } => Some(*secs),
+                _ => None,
+            })
+            .unwrap_or(0),
+        faults: faults.iter().map(fault_name).collect(),
+    }
 }
 
-async fn send(app: &App, target: &str, delivery: &mut Delivery) {
-    let mut request = app.http.post(target).timeout(SOCKET_TIMEOUT);
-    for (name, value) in &delivery.headers {
+/// Serialises the body in MP's documented key order (§9.2), whatever the map's order.
+fn ordered_body(map: &serde_json::Map<String, serde_json::Value>) -> String {
+    const ORDER: [&str; 8] = [
+        "id",
+        "live_mode",
+        "type",
+        "date_created",
+        "user_id",
+        "api_version",
+        "action",
+        "data",
+    ];
+    let parts: Vec<String> = ORDER
+        .iter()
+        .filter_map(|k| {
+            map.get(*k)
+                .map(|v| format!("{}:{}", serde_json::Value::from(*k), v))
+        })
+        .collect();
+    format!("{{{}}}", parts.join(","))
+}
+
+/// The IPN format (§9.1): `?topic=payment&id=N`, unsigned.
+fn ipn(
+    app: &App,
+    notification_url: &str,
+    data_id: &str,
+    action: &str,
+    faults: &[FaultKind],
+) -> Outgoing {
+    let resource = format!("{}/mp/v1/payments/{data_id}", app.base_url);
+    Outgoing {
+        format: "ipn",
+        action: action.to_owned(),
+        data_id: data_id.to_owned(),
+        url: with_query(notification_url, &[("topic", "payment"), ("id", data_id)]),
+        body: serde_json::json!({ "resource": resource, "topic": "payment" }).to_string(),
+        signing: None,
+        ts_style: TsStyle::Seconds,
+        stale_secs: 0,
+        faults: faults.iter().map(fault_name).collect(),
+    }
+}
+
+/// Applies drop / delay / duplicate, then sends the first attempt (and schedules retries).
+async fn dispatch(app: &App, out: Outgoing, faults: &[FaultKind]) -> Option<u16> {
+    if has(faults, |k| matches!(k, FaultKind::Drop)) {
+        record(
+            app,
+            &out,
+            0,
+            Vec::new(),
+            None,
+            None,
+            Some("dropped by fault".into()),
+        );
+        return None;
+    }
+    let duplicate = has(faults, |k| matches!(k, FaultKind::Duplicate));
+    if let Some(ms) = faults.iter().find_map(|k| match k {
+        FaultKind::Delay { ms } => Some(*ms),
+        _ => None,
+    }) {
+        let app = app.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(ms)).await;
+            first_attempt(&app, out, duplicate).await;
+        });
+        return None;
+    }
+    first_attempt(app, out, duplicate).await
+}
+
+fn delivered(status: Option<u16>) -> bool {
+    matches!(status, Some(200 | 201))
+}
+
+async fn first_attempt(app: &App, out: Outgoing, duplicate: bool) -> Option<u16> {
+    let headers = headers(app, &out, 0);
+    let status = attempt(app, &out, 0, headers.clone()).await;
+    if duplicate {
+        attempt(app, &out, 0, headers).await;
+    }
+    if !delivered(status) {
+        let app = app.clone();
+        tokio::spawn(async move { retry(&app, &out).await });
+    }
+    status
+}
+
+/// MP's retry schedule, scaled; stops at the first 200/201.
+async fn retry(app: &App, out: &Outgoing) {
+    let schedule = app.settings().mp_retry_schedule;
+    for (n, minutes) in (1u32..).zip(schedule.minutes().iter()) {
+        let wait = app.settings().provider_minutes(*minutes as f64);
+        tokio::time::sleep(wait).await;
+        let headers = headers(app, out, n);
+        if delivered(attempt(app, out, n, headers).await) {
+            break;
+        }
+    }
+}
+
+/// The request headers of attempt `n`: signed afresh for Webhooks.
+fn headers(app: &App, out: &Outgoing, n: u32) -> Vec<(String, String)> {
+    let mut headers = Vec::new();
+    if let Some(signing) = &out.signing {
+        let at = app.now() - chrono::Duration::seconds(out.stale_secs as i64);
+        let ts = match out.ts_style {
+            TsStyle::Seconds => at.timestamp().to_string(),
+            TsStyle::Millis => at.timestamp_millis().to_string(),
+        };
+        headers.push((
+            "x-signature".to_owned(),
+            x_signature(
+                &signing.secret,
+                Some(&out.data_id),
+                signing.request_id.as_deref(),
+                &ts,
+            ),
+        ));
+        if let Some(rid) = &signing.request_id {
+            headers.push(("x-request-id".to_owned(), rid.clone()));
+        }
+    }
+    let timeout = app.settings().mp_webhook_timeout;
+    headers.push(("X-Retry".to_owned(), n.to_string()));
+    headers.push((
+        "X-Socket-Timeout".to_owned(),
+        timeout.as_millis().to_string(),
+    ));
+    headers.push(("Content-Type".to_owned(), "application/json".to_owned()));
+    headers.push(("User-Agent".to_owned(), "restclient-node/4.0.0".to_owned()));
+    headers
+}
+
+/// Sends once through the tunnels and records the attempt.
+async fn attempt(app: &App, out: &Outgoing, n: u32, headers: Vec<(String, String)>) -> Option<u16> {
+    let target = out
+        .url
+        .clone()
+        .and_then(|url| crate::tunnel::route(app, &url));
+    let target = match target {
+        Ok(t) => t,
+        Err(e) => {
+            record(app, out, n, headers, None, None, Some(e));
+            return None;
+        }
+    };
+    let timeout = app.settings().mp_webhook_timeout;
+    let mut request = app.http.post(&target).timeout(timeout);
+    for (name, value) in &headers {
         request = request.header(name.as_str(), value.as_str());
     }
-    match request.body(delivery.body.clone()).send().await {
-        Ok(response) => delivery.status = Some(response.status().as_u16()),
-        Err(e) if e.is_timeout() => delivery.error = Some("timed out after 22 s".into()),
-        Err(e) => delivery.error = Some(format!("connection failed: {e}")),
-    }
+    let (status, error) = match request.body(out.body.clone()).send().await {
+        Ok(response) => (Some(response.status().as_u16()), None),
+        Err(e) if e.is_timeout() => (
+            None,
+            Some(format!("timed out after {} ms", timeout.as_millis())),
+        ),
+        Err(e) => (None, Some(format!("connection failed: {e}"))),
+    };
+    tracing::info!(
+        format = out.format,
+        data_id = %out.data_id,
+        action = %out.action,
+        retry = n,
+        status = ?status,
+        error = ?error,
+        "mp notification delivery"
+    );
+    record(app, out, n, headers, Some(target), status, error);
+    status
+}
+
+fn record(
+    app: &App,
+    out: &Outgoing,
+    retry: u32,
+    headers: Vec<(String, String)>,
+    delivered_to: Option<String>,
+    status: Option<u16>,
+    error: Option<String>,
+) {
+    let now = app.now();
+    let mut world = app.world();
+    let seq = world.deliveries.len() as u64 + 1;
+    world.deliveries.push(Delivery {
+        seq,
+        format: out.format.to_owned(),
+        topic: "payment".to_owned(),
+        action: out.action.clone(),
+        data_id: out.data_id.clone(),
+        url: out.url.clone().unwrap_or_else(|_| String::new()),
+        delivered_to,
+        headers,
+        body: out.body.clone(),
+        status,
+        error,
+        retry,
+        faults: out.faults.clone(),
+        attempted_at: now,
+    });
 }
 
 #[cfg(test)]
@@ -255,10 +477,9 @@ mod tests {
 
     #[test]
     fn appends_webhook_query_to_an_existing_query() {
-        let url = with_webhook_query(
+        let url = with_query(
             "https://x.example/hooks/mp?source_news=webhooks",
-            "42",
-            "payment",
+            &[("data.id", "42"), ("type", "payment")],
         );
         assert_eq!(
             url.as_deref(),
@@ -267,12 +488,14 @@ mod tests {
     }
 
     #[test]
-    fn tunnel_forwards_only_at_a_path_boundary() {
-        let t = Tunnel::new("https://abc.ngrok.app/", "http://127.0.0.1:9000");
+    fn body_keeps_the_documented_key_order() {
+        let mut m = serde_json::Map::new();
+        m.insert("data".into(), serde_json::json!({"id": "1"}));
+        m.insert("id".into(), 5.into());
+        m.insert("type".into(), "payment".into());
         assert_eq!(
-            t.forward("https://abc.ngrok.app/hooks?x=1").as_deref(),
-            Some("http://127.0.0.1:9000/hooks?x=1")
+            ordered_body(&m),
+            r#"{"id":5,"type":"payment","data":{"id":"1"}}"#
         );
-        assert_eq!(t.forward("https://abc.ngrok.app.evil.example/hooks"), None);
     }
 }

@@ -112,3 +112,108 @@ pub async fn send_text(request: RequestBuilder) -> (u16, String) {
     let status = response.status().as_u16();
     (status, response.text().await.expect("body reads"))
 }
+
+/// One request a [`Hook`] received: path and query, headers, exact body bytes.
+#[derive(Clone, Debug)]
+pub struct Seen {
+    pub target: String,
+    pub headers: axum::http::HeaderMap,
+    pub body: axum::body::Bytes,
+}
+
+impl Seen {
+    pub fn header(&self, name: &str) -> Option<String> {
+        self.headers
+            .get(name)
+            .map(|v| v.to_str().expect("ascii header").to_owned())
+    }
+
+    pub fn json(&self) -> Value {
+        serde_json::from_slice(&self.body).expect("JSON body")
+    }
+}
+
+type Script = std::sync::Arc<std::sync::Mutex<std::collections::VecDeque<u16>>>;
+
+/// A stand-in for the app's webhook listener on 127.0.0.1:0: records every POST on any path
+/// and answers with scripted statuses (200 once the script runs out).
+#[derive(Clone)]
+pub struct Hook {
+    pub base: String,
+    seen: std::sync::Arc<std::sync::Mutex<Vec<Seen>>>,
+    script: Script,
+}
+
+impl Hook {
+    pub async fn start() -> Hook {
+        use axum::extract::State;
+        type HookState = (std::sync::Arc<std::sync::Mutex<Vec<Seen>>>, Script);
+        async fn hook(
+            State((seen, script)): State<HookState>,
+            uri: axum::http::Uri,
+            headers: axum::http::HeaderMap,
+            body: axum::body::Bytes,
+        ) -> axum::http::StatusCode {
+            let target = uri
+                .path_and_query()
+                .map(|p| p.to_string())
+                .unwrap_or_default();
+            seen.lock().expect("lock").push(Seen {
+                target,
+                headers,
+                body,
+            });
+            let status = script.lock().expect("lock").pop_front().unwrap_or(200);
+            axum::http::StatusCode::from_u16(status).expect("status")
+        }
+        let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let script: Script = Default::default();
+        let app = axum::Router::new()
+            .fallback(axum::routing::post(hook))
+            .with_state((seen.clone(), script.clone()));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        Hook {
+            base: format!("http://{addr}"),
+            seen,
+            script,
+        }
+    }
+
+    /// The next answers, in order.
+    pub fn answer_with(&self, statuses: &[u16]) {
+        self.script
+            .lock()
+            .expect("lock")
+            .extend(statuses.iter().copied());
+    }
+
+    pub fn seen(&self) -> Vec<Seen> {
+        self.seen.lock().expect("lock").clone()
+    }
+
+    /// Waits (up to 5 s) for at least `n` requests.
+    pub async fn wait(&self, n: usize) -> Vec<Seen> {
+        for _ in 0..1000 {
+            let seen = self.seen();
+            if seen.len() >= n {
+                return seen;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+        self.seen()
+    }
+
+    /// Waits a little and asserts nothing more than `n` arrived.
+    pub async fn settle(&self, n: usize) -> Vec<Seen> {
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        let seen = self.seen();
+        assert_eq!(seen.len(), n, "unexpected extra or missing deliveries");
+        seen
+    }
+}

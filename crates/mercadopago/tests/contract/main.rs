@@ -2,6 +2,14 @@
 //! the sandbox (a stateful fake of MP written from `shared/providers/mercadopago.md`) or, for
 //! answers the sandbox cannot provoke yet and for checking what the client sends, to a tiny
 //! axum server started by the test itself.
+//!
+//! Modules: `preferences` (update, expire, search, look-before-re-create), `search` (payment
+//! paging, merchant orders), `refunds`, `retries` (backoff, `Retry-After`, idempotency keys).
+
+mod preferences;
+mod refunds;
+mod retries;
+mod search;
 
 use std::str::FromStr;
 use std::sync::{Arc, Mutex};
@@ -12,7 +20,7 @@ use axum::body::{Body, Bytes};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri};
 use axum::response::Response;
 use chrono::Utc;
-use mercadopago::{Client, ClientConfig, Error, Item, PreferenceRequest, format_date};
+use mercadopago::{Client, ClientConfig, Error, Item, PreferenceRequest, RetryPolicy, format_date};
 use rust_decimal::Decimal;
 use sandbox::{PayRequest, Sandbox, SandboxConfig};
 use secrecy::SecretString;
@@ -29,11 +37,9 @@ async fn start_sandbox() -> Sandbox {
 }
 
 fn client_for(base_url: &str, token: &str) -> Client {
-    Client::new(ClientConfig::new(
-        base_url,
-        SecretString::from(token.to_owned()),
-    ))
-    .expect("client builds")
+    let mut config = ClientConfig::new(base_url, SecretString::from(token.to_owned()));
+    config.retry = fast_retry();
+    Client::new(config).expect("client builds")
 }
 
 fn sandbox_client(sandbox: &Sandbox) -> Client {
@@ -113,8 +119,28 @@ async fn canned(
     .await
 }
 
+/// Retries in milliseconds, so tests that provoke them stay fast.
+fn fast_retry() -> RetryPolicy {
+    RetryPolicy {
+        max_attempts: 3,
+        base_delay: Duration::from_millis(5),
+        max_delay: Duration::from_millis(50),
+    }
+}
+
+/// A client for a local test server: fast retries, a 2 s per-attempt timeout.
+fn fast_config(base_url: &str) -> ClientConfig {
+    let mut config = ClientConfig::new(
+        base_url,
+        SecretString::from("APP_USR-1-010101-abc-2".to_owned()),
+    );
+    config.retry = fast_retry();
+    config.timeout = Duration::from_secs(2);
+    config
+}
+
 fn canned_client(base_url: &str) -> Client {
-    client_for(base_url, "APP_USR-1-010101-abc-2")
+    Client::new(fast_config(base_url)).expect("client builds")
 }
 
 /// One request as a recording server saw it.
@@ -122,6 +148,7 @@ fn canned_client(base_url: &str) -> Client {
 struct Seen {
     method: Method,
     path: String,
+    query: String,
     headers: HeaderMap,
     body: Bytes,
 }
@@ -137,6 +164,7 @@ async fn recording_server() -> (String, Arc<Mutex<Vec<Seen>>>) {
                 log.lock().expect("log").push(Seen {
                     method,
                     path: uri.path().to_owned(),
+                    query: uri.query().unwrap_or("").to_owned(),
                     headers,
                     body,
                 });
@@ -526,7 +554,10 @@ async fn validation_error_maps_to_rejected_with_its_key() {
             status,
             error,
             message,
+            code,
+            ..
         } => {
+            assert_eq!(*code, None, "cause was empty");
             assert_eq!(*status, 400);
             assert_eq!(error, "invalid_expires");
             assert_eq!(message, "expires value is not boolean");
@@ -536,6 +567,7 @@ async fn validation_error_maps_to_rejected_with_its_key() {
     assert!(!err.is_retryable());
 }
 
+/// Retry-After (7 s) is longer than the test policy's 50 ms ceiling: the call ends at once.
 #[tokio::test]
 async fn rate_limit_maps_to_rate_limited_with_retry_after_seconds() {
     let base = canned(
@@ -615,6 +647,7 @@ async fn silent_server_maps_to_timeout() {
         SecretString::from("APP_USR-1-010101-abc-2".to_owned()),
     );
     config.timeout = Duration::from_millis(300);
+    config.retry = RetryPolicy::none();
     let client = Client::new(config).expect("client builds");
 
     let started = Instant::now();

@@ -1,0 +1,318 @@
+//! Reliability of the hub under a burst of signed MP deliveries, on SQLite and MySQL:
+//! the hub is killed with SIGKILL in the middle and restarted; every delivery that got a 200
+//! is stored once and processed, replays are suppressed, and each charge is paid once.
+
+use desk::Store;
+use desk::model::ChargeStatus;
+use desk::store::SqlStore;
+use hmac::{Hmac, Mac};
+use sandbox::{PayRequest, Sandbox, SandboxConfig, seed};
+use serde_json::{Value, json};
+use sha2::Sha256;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+const HUB: &str = env!("CARGO_BIN_EXE_mostrador-hub");
+const TOKEN: &str = "reliability-token-0123456789";
+const DELIVERIES: usize = 2000;
+const CHARGES: usize = 10;
+const KILL_AFTER: usize = 800;
+
+struct Hub {
+    child: Child,
+    listener: String,
+    api: String,
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+async fn start_hub(
+    sandbox: &Sandbox,
+    database_url: &str,
+    data: &std::path::Path,
+    ports: (u16, u16),
+) -> Hub {
+    let c = sandbox.config();
+    let child = Command::new(HUB)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("RUST_LOG", "warn")
+        .env("GHL_ACCESS_TOKEN", &c.ghl_access_token)
+        .env("GHL_LOCATION_ID", &c.location_id)
+        .env("GHL_BASE_URL", sandbox.ghl_base_url())
+        .env("MP_ACCESS_TOKEN", &c.mp_access_token)
+        .env("MP_BASE_URL", sandbox.mp_base_url())
+        .env("MP_WEBHOOK_SECRET", &c.mp_webhook_secret)
+        .env("DATABASE_URL", database_url)
+        .env("MOSTRADOR_DATA_DIR", data)
+        .env("LISTEN_ADDR", format!("127.0.0.1:{}", ports.0))
+        .env("API_LISTEN_ADDR", format!("127.0.0.1:{}", ports.1))
+        .env("HUB_API_TOKEN", TOKEN)
+        .current_dir(data)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let hub = Hub {
+        child,
+        listener: format!("http://127.0.0.1:{}", ports.0),
+        api: format!("http://127.0.0.1:{}", ports.1),
+    };
+    let http = reqwest::Client::new();
+    for _ in 0..200 {
+        if let Ok(r) = http.get(format!("{}/healthz", hub.listener)).send().await
+            && r.status() == 200
+        {
+            return hub;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("the hub did not come up");
+}
+
+fn sign(secret: &str, data_id: &str, request_id: &str, ts: &str) -> String {
+    let manifest = format!("id:{data_id};request-id:{request_id};ts:{ts};");
+    let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).unwrap();
+    mac.update(manifest.as_bytes());
+    format!("ts={ts},v1={}", hex::encode(mac.finalize().into_bytes()))
+}
+
+/// Tomorrow in Lima at a 30-minute slot from 08:00, as RFC 3339.
+fn slot(n: usize) -> (String, String) {
+    use chrono::{Duration, NaiveTime, TimeZone, Utc};
+    let tz = chrono_tz::America::Lima;
+    let day = Utc::now().with_timezone(&tz).date_naive() + Duration::days(1);
+    let start = NaiveTime::from_hms_opt(8, 0, 0).unwrap() + Duration::minutes(30 * n as i64);
+    let at = |t: NaiveTime| {
+        tz.from_local_datetime(&day.and_time(t))
+            .unwrap()
+            .with_timezone(&Utc)
+            .to_rfc3339()
+    };
+    (at(start), at(start + Duration::minutes(30)))
+}
+
+async fn burst_with_a_kill(database_url: String, store: SqlStore) {
+    let sandbox = Sandbox::start(SandboxConfig::demo()).await.unwrap();
+    let data = tempfile::tempdir().unwrap();
+    let ports = (free_port(), free_port());
+    let mut hub = start_hub(&sandbox, &database_url, data.path(), ports).await;
+    let http = reqwest::Client::new();
+
+    // Ten booked and paid charges; their webhooks never arrive (no tunnel): the burst below
+    // is what tells the hub.
+    let mut payments = Vec::new();
+    let mut charge_ids = Vec::new();
+    for n in 0..CHARGES {
+        let (start, end) = slot(n);
+        let body = json!({
+            "calendarId": seed::CONSULTA_GENERAL_CALENDAR_ID,
+            "contactId": seed::CONTACT_IDS[n % seed::CONTACT_IDS.len()],
+            "startTime": start, "endTime": end, "payment_amount": "80.00"
+        });
+        let created: Value = http
+            .post(format!("{}/api/appointments/create/", hub.api))
+            .bearer_auth(TOKEN)
+            .json(&body)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let pref = created["payment_preference_id"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        payments.push(
+            sandbox
+                .pay_preference(&pref, PayRequest::default())
+                .await
+                .unwrap()
+                .payment_id,
+        );
+    }
+    let listed: Value = http
+        .get(format!("{}/api/payments/", hub.api))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    for c in listed.as_array().unwrap() {
+        charge_ids.push(c["id"].as_str().unwrap().to_string());
+    }
+    assert_eq!(charge_ids.len(), CHARGES);
+
+    // The burst: 2,000 distinct signed deliveries, every tenth sent twice (an MP replay),
+    // eight at a time; the hub is SIGKILLed after 800 acknowledgements and restarted.
+    let secret = sandbox.config().mp_webhook_secret.clone();
+    let acked = Arc::new(AtomicUsize::new(0));
+    let replays_acked = Arc::new(AtomicUsize::new(0));
+    let refused = Arc::new(AtomicUsize::new(0));
+    let next = Arc::new(AtomicUsize::new(0));
+    let ts = chrono::Utc::now().timestamp().to_string();
+    let send = |hub_url: String| {
+        let (acked, replays_acked, refused, next) = (
+            acked.clone(),
+            replays_acked.clone(),
+            refused.clone(),
+            next.clone(),
+        );
+        let (secret, ts, payments, http) =
+            (secret.clone(), ts.clone(), payments.clone(), http.clone());
+        async move {
+            let mut tasks = Vec::new();
+            for _ in 0..8 {
+                let (acked, replays_acked, refused, next) = (
+                    acked.clone(),
+                    replays_acked.clone(),
+                    refused.clone(),
+                    next.clone(),
+                );
+                let (secret, ts, payments, http, hub_url) = (
+                    secret.clone(),
+                    ts.clone(),
+                    payments.clone(),
+                    http.clone(),
+                    hub_url.clone(),
+                );
+                tasks.push(tokio::spawn(async move {
+                    loop {
+                        let i = next.fetch_add(1, Ordering::SeqCst);
+                        if i >= DELIVERIES {
+                            return;
+                        }
+                        let pid = payments[i % payments.len()].to_string();
+                        let rid = format!("00000000-0000-4000-8000-{i:012}");
+                        let url = format!(
+                            "{hub_url}/api/payments/webhooks/mp/?source_news=webhooks&data.id={pid}&type=payment"
+                        );
+                        let times = if i % 10 == 0 { 2 } else { 1 };
+                        for attempt in 0..times {
+                            // A 429 (the listener's per-client limit) or no answer (the hub is
+                            // down) is handled as MP does: the same delivery again, later.
+                            let mut answer = None;
+                            for _ in 0..1000 {
+                                let resp = http
+                                    .post(&url)
+                                    .header("x-signature", sign(&secret, &pid, &rid, &ts))
+                                    .header("x-request-id", &rid)
+                                    .body(format!(r#"{{"type":"payment","action":"payment.updated","data":{{"id":"{pid}"}}}}"#))
+                                    .timeout(Duration::from_secs(10))
+                                    .send()
+                                    .await;
+                                match resp {
+                                    Ok(r) if r.status() == 429 => {
+                                        tokio::time::sleep(Duration::from_millis(20)).await;
+                                    }
+                                    Ok(r) => {
+                                        answer = Some(r.status().as_u16());
+                                        break;
+                                    }
+                                    Err(_) => {
+                                        refused.fetch_add(1, Ordering::SeqCst);
+                                        tokio::time::sleep(Duration::from_millis(20)).await;
+                                    }
+                                }
+                            }
+                            match answer {
+                                Some(200) if attempt == 0 => {
+                                    acked.fetch_add(1, Ordering::SeqCst);
+                                }
+                                Some(200) => {
+                                    replays_acked.fetch_add(1, Ordering::SeqCst);
+                                }
+                                other => panic!("delivery {i} answered {other:?}"),
+                            }
+                        }
+                        if i == KILL_AFTER {
+                            // Leave room for the killer to act while requests are in flight.
+                            tokio::time::sleep(Duration::from_millis(50)).await;
+                        }
+                    }
+                }));
+            }
+            for t in tasks {
+                let _ = t.await;
+            }
+        }
+    };
+
+    let burst = tokio::spawn(send(hub.listener.clone()));
+    while acked.load(Ordering::SeqCst) < KILL_AFTER {
+        assert!(!burst.is_finished(), "the burst ended early");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    hub.child.kill().unwrap(); // SIGKILL: no shutdown, no flush, requests in flight.
+    hub.child.wait().unwrap();
+    let acked_before_kill = acked.load(Ordering::SeqCst);
+    // The senders keep retrying, as MP does, until the hub is back on the same address.
+    let mut hub = start_hub(&sandbox, &database_url, data.path(), ports).await;
+    burst.await.unwrap();
+    let acked = acked.load(Ordering::SeqCst);
+    let (mut stored, mut processed) = (0, 0);
+    for _ in 0..600 {
+        (stored, processed) = store.inbox_counts().await.unwrap();
+        if processed == stored {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let _ = hub.child.kill();
+    let _ = hub.child.wait();
+
+    eprintln!(
+        "reliability: sent {DELIVERIES} distinct deliveries (+{} replays), acknowledged {acked} \
+         ({acked_before_kill} before the SIGKILL), refused while down {}, stored {stored}, \
+         processed {processed}, replays acknowledged but not stored again {}",
+        DELIVERIES / 10,
+        refused.load(Ordering::SeqCst),
+        replays_acked.load(Ordering::SeqCst),
+    );
+    assert_eq!(
+        acked, DELIVERIES,
+        "every delivery was acknowledged in the end"
+    );
+    assert_eq!(
+        stored as usize, DELIVERIES,
+        "each delivery stored exactly once"
+    );
+    assert_eq!(processed, stored, "every stored delivery was processed");
+    for charge_id in &charge_ids {
+        let charge = store.charge(charge_id).await.unwrap().unwrap();
+        assert_eq!(charge.status, ChargeStatus::Paid, "{charge_id}");
+        assert_eq!(store.payments_of_charge(charge_id).await.unwrap().len(), 1);
+        let paid_lines = store
+            .audit_of("charge", charge_id)
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|a| a.action == "charge.paid")
+            .count();
+        assert_eq!(paid_lines, 1, "paid once: {charge_id}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sqlite_hub_killed_mid_burst_loses_and_doubles_nothing() {
+    let db = desk::testing::sqlite().await;
+    burst_with_a_kill(db.url.clone(), db.store.clone()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn mysql_hub_killed_mid_burst_loses_and_doubles_nothing() {
+    let db = desk::testing::mysql().await;
+    burst_with_a_kill(db.url.clone(), db.store.clone()).await;
+}
