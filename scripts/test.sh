@@ -25,6 +25,7 @@ step() {
 }
 
 step "rust workspace tests" bash -c "cd '$REPO' && cargo test --workspace --no-fail-fast"
+step "fuzz webhook parsers" bash "$REPO/scripts/fuzz.sh"
 step "ui type check" bash -c "cd '$REPO/ui' && npm run check --silent"
 step "ui unit tests" bash -c "cd '$REPO/ui' && npm test --silent"
 step "ui browser tests" bash -c "cd '$REPO/ui' && CHROMIUM_PATH=/usr/bin/chromium npm run test:e2e --silent"
