@@ -130,6 +130,7 @@ impl Desk {
                     }
                 }
             }
+            "ghl" => self.apply_ghl_event(d.body.as_bytes()).await,
             other => {
                 tracing::info!(delivery = %d.id, provider = other, "no processor; ignored");
                 Ok(())

@@ -12,6 +12,7 @@ pub mod charging;
 pub mod config;
 pub mod error;
 pub mod events;
+pub mod ghl_events;
 pub mod inbox;
 pub mod model;
 pub mod money;

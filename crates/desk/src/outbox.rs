@@ -12,6 +12,8 @@ use std::time::Duration;
 
 /// Create the MP payment link of a draft charge (`{"chargeId": …}`).
 pub const CREATE_LINK: &str = "mp.create_link";
+/// Expire the MP link of a charge whose appointment ended (`{"chargeId": …}`).
+pub const EXPIRE_LINK: &str = "mp.expire_link";
 
 /// How long a worker holds an item before another may take it.
 const LEASE: chrono::Duration = chrono::Duration::seconds(120);
@@ -86,8 +88,38 @@ impl Desk {
                     .ok_or_else(|| DeskError::Internal("outbox payload without chargeId".into()))?;
                 self.create_link_now(charge_id).await
             }
+            EXPIRE_LINK => {
+                let charge_id = payload["chargeId"]
+                    .as_str()
+                    .ok_or_else(|| DeskError::Internal("outbox payload without chargeId".into()))?;
+                self.expire_link_now(charge_id).await
+            }
             other => Err(DeskError::Internal(format!("unknown outbox kind {other}"))),
         }
+    }
+
+    /// Expires an open charge's link at MP and marks the charge cancelled. A charge that is
+    /// no longer open (paid meanwhile, already cancelled) needs nothing here.
+    pub async fn expire_link_now(&self, charge_id: &str) -> Result<(), DeskError> {
+        let mut charge = self.charge(charge_id).await?;
+        if charge.status != ChargeStatus::Open {
+            return Ok(());
+        }
+        if let Some(pref) = &charge.preference_id {
+            self.payments.expire_link(pref).await?;
+        }
+        charge.status = ChargeStatus::Cancelled;
+        charge.version = self.store.update_charge(&charge).await?;
+        self.audit(
+            "outbox",
+            "charge.cancelled",
+            "charge",
+            &charge.id,
+            "link expired",
+        )
+        .await;
+        self.emit_charge(&charge);
+        Ok(())
     }
 
     /// Creates the link of a draft charge now (the outbox worker, and the UI's retry button).
@@ -106,12 +138,17 @@ impl Desk {
             return Ok(());
         }
         self.try_open_link(&booking, &mut charge).await?;
+        self.emit_charge(&charge);
+        Ok(())
+    }
+
+    /// Tells the screens a charge changed.
+    pub(crate) fn emit_charge(&self, charge: &Charge) {
         self.events.emit(DeskEvent::ChargeUpdated {
             charge_id: charge.id.clone(),
             booking_id: charge.booking_id.clone(),
             status: charge.status.as_str().to_string(),
         });
-        Ok(())
     }
 }
 

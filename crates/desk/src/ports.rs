@@ -128,4 +128,6 @@ pub trait Payments: Send + Sync {
     async fn payment(&self, id: i64) -> Result<ReportedPayment, DeskError>;
     /// Every payment MP holds for a charge (its `external_reference`).
     async fn payments_for(&self, charge_id: &str) -> Result<Vec<ReportedPayment>, DeskError>;
+    /// Ends a link now, so it can no longer be paid.
+    async fn expire_link(&self, preference_id: &str) -> Result<(), DeskError>;
 }

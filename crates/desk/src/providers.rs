@@ -149,6 +149,12 @@ impl Payments for mercadopago::Client {
         Ok(reported(self.get_payment(id).await?))
     }
 
+    async fn expire_link(&self, preference_id: &str) -> Result<(), DeskError> {
+        self.expire_preference(preference_id, chrono::Utc::now())
+            .await?;
+        Ok(())
+    }
+
     async fn payments_for(&self, charge_id: &str) -> Result<Vec<ReportedPayment>, DeskError> {
         let found = self.search_payments(charge_id).await?;
         Ok(found.results.into_iter().map(reported).collect())

@@ -149,6 +149,7 @@ pub fn host_config(
         timezone,
         link_ttl: Duration::from_secs(24 * 3600),
         reconcile_every: Duration::from_secs(reconcile_secs),
+        ghl_webhook_public_keys: s.value("GHL_WEBHOOK_PUBLIC_KEYS"),
     })
 }
 

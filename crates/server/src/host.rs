@@ -43,6 +43,8 @@ pub struct HostConfig {
     pub link_ttl: Duration,
     /// How often the reconciler polls MP for what webhooks missed (`RECONCILE_INTERVAL_SECS`).
     pub reconcile_every: Duration,
+    /// Extra GHL webhook public keys, PEM blocks (`GHL_WEBHOOK_PUBLIC_KEYS`), added to GHL's.
+    pub ghl_webhook_public_keys: Option<String>,
 }
 
 /// Default reconcile interval: often enough that a lost webhook costs minutes, gently enough
@@ -93,6 +95,10 @@ impl Host {
             DEMO_PUBLIC_URL,
             &format!("http://{}", listener.local_addr()?),
         );
+        sandbox.set_ghl_webhook_url(Some(&format!(
+            "{DEMO_PUBLIC_URL}{}",
+            desk::config::GHL_WEBHOOK_PATH
+        )));
 
         // The sandbox forgets everything on exit, so the demo database starts fresh too.
         let demo_dir = data_dir.join("demo");
@@ -115,6 +121,11 @@ impl Host {
             timezone: None,
             link_ttl: Duration::from_secs(24 * 3600),
             reconcile_every: DEFAULT_RECONCILE_EVERY,
+            ghl_webhook_public_keys: Some(format!(
+                "{}\n{}",
+                sandbox::SANDBOX_GHL_ED25519_PUBLIC_KEY_PEM,
+                sandbox::SANDBOX_GHL_RSA_PUBLIC_KEY_PEM
+            )),
         };
         Self::launch(config, listener, events, Some(sandbox)).await
     }
@@ -165,30 +176,31 @@ impl Host {
             events,
             clinic,
         ));
-        Self::run(
+        let mut keys = ghl::webhook::WebhookKeys::ghl_defaults()
+            .map_err(|e| HostError::Config(format!("GHL webhook keys: {e}")))?;
+        if let Some(pems) = &config.ghl_webhook_public_keys {
+            keys = keys
+                .with_pems(pems)
+                .map_err(|e| HostError::Config(format!("GHL_WEBHOOK_PUBLIC_KEYS: {e}")))?;
+        }
+        let listener_state = ListenerState {
             desk,
-            listener,
-            config.mp_webhook_secret,
-            config.reconcile_every,
-            sandbox,
-        )
-        .await
+            mp_webhook_secret: config.mp_webhook_secret.clone(),
+            rate_limit: RateLimit::default(),
+            ghl_keys: Arc::new(keys),
+        };
+        Self::run(listener_state, listener, config.reconcile_every, sandbox).await
     }
 
     async fn run(
-        desk: Arc<Desk>,
+        state: ListenerState,
         listener: tokio::net::TcpListener,
-        mp_webhook_secret: Option<SecretString>,
         reconcile_every: Duration,
         sandbox: Option<Sandbox>,
     ) -> Result<Host, HostError> {
         let listener_url = format!("http://{}", listener.local_addr()?);
-        let app = router(ListenerState {
-            desk: desk.clone(),
-            mp_webhook_secret,
-            rate_limit: RateLimit::default(),
-        })
-        .into_make_service_with_connect_info::<SocketAddr>();
+        let desk = state.desk.clone();
+        let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
         let serve = tokio::spawn(async move {
             if let Err(e) = axum::serve(listener, app).await {
                 tracing::error!(error = %e, "webhook listener stopped");

@@ -30,6 +30,8 @@ pub struct ListenerState {
     /// `MP_WEBHOOK_SECRET`; without it no signed MP delivery can be accepted.
     pub mp_webhook_secret: Option<SecretString>,
     pub rate_limit: RateLimit,
+    /// GHL's published keys plus any configured ones (and the sandbox's in demo mode).
+    pub ghl_keys: Arc<ghl::webhook::WebhookKeys>,
 }
 
 /// The listener's routes; anything else is 404. Serve it with
@@ -153,13 +155,61 @@ fn chrono_minute() -> String {
     .to_string()
 }
 
-/// GHL appointment webhooks are verified and processed in a later step; until then GHL is
-/// told plainly that nothing was done (it does not retry non-429 answers).
-async fn ghl_webhook() -> Response {
-    answer(
-        StatusCode::NOT_IMPLEMENTED,
-        json!({ "error": "GHL appointment webhooks are not processed yet" }),
-    )
+/// GHL appointment webhooks: the signature over the raw bytes first (Ed25519, else RSA);
+/// stored by `webhookId`, then 200. Storage trouble answers 429, the only status GHL retries.
+async fn ghl_webhook(
+    State(state): State<ListenerState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let scheme = match state.ghl_keys.verify_signatures(
+        header(&headers, ghl::webhook::ED25519_SIGNATURE_HEADER),
+        header(&headers, ghl::webhook::RSA_SIGNATURE_HEADER),
+        &body,
+    ) {
+        Ok(s) => s,
+        Err(reason) => {
+            tracing::info!(%reason, "GHL delivery with a bad signature refused");
+            return answer(
+                StatusCode::UNAUTHORIZED,
+                json!({ "error": "invalid signature" }),
+            );
+        }
+    };
+    let event = match ghl::webhook::WebhookEvent::parse(&body) {
+        Ok(e) => e,
+        Err(_) => {
+            return answer(
+                StatusCode::BAD_REQUEST,
+                json!({ "error": "malformed JSON body" }),
+            );
+        }
+    };
+    if event.is_stale(chrono::Utc::now(), ghl::webhook::REPLAY_WINDOW) {
+        tracing::info!(?scheme, "stale GHL delivery ignored");
+        return answer(StatusCode::OK, json!({ "status": "ignored" }));
+    }
+    // Without a webhookId the exact bytes identify the delivery.
+    let delivery_id = event.webhook_id.clone().unwrap_or_else(|| {
+        use sha2::Digest;
+        hex::encode(sha2::Sha256::digest(&body))
+    });
+    let hook = IncomingWebhook {
+        provider: "ghl",
+        query: String::new(),
+        body: body.to_vec(),
+        delivery_id,
+    };
+    match state.desk.accept_webhook(hook).await {
+        Ok(_) => answer(StatusCode::OK, json!({ "status": "ok" })),
+        Err(e) => {
+            tracing::error!(code = ?e.code(), "GHL delivery not stored; asking GHL to retry");
+            answer(
+                StatusCode::TOO_MANY_REQUESTS,
+                json!({ "error": "temporarily unavailable" }),
+            )
+        }
+    }
 }
 
 async fn healthz(State(state): State<ListenerState>) -> Response {

@@ -20,6 +20,13 @@ struct Running {
     _dir: tempfile::TempDir,
 }
 
+/// Demo mode with GHL's appointment webhooks off, so the inbox holds only MP deliveries.
+async fn start_mp_only() -> Running {
+    let r = start().await;
+    r.host.sandbox.as_ref().unwrap().set_ghl_webhook_url(None);
+    r
+}
+
 async fn start() -> Running {
     let dir = tempfile::tempdir().unwrap();
     let (tx, rx) = broadcast::channel(64);
@@ -201,19 +208,116 @@ async fn malformed_json_with_a_valid_signature_is_400() {
 }
 
 #[tokio::test]
-async fn the_ghl_path_answers_501_until_ghl_webhooks_are_processed() {
+async fn an_unsigned_or_forged_ghl_delivery_is_401_and_stores_nothing() {
     let r = start().await;
     let url = format!(
         "{}/api/appointments/webhooks/ghl/appointments/",
         r.host.listener_url
     );
-    let resp = r.http.post(url).body("{}").send().await.unwrap();
-    assert_eq!(resp.status(), 501);
+    let body = r#"{"type":"AppointmentUpdate","webhookId":"w1","appointment":{"id":"x"}}"#;
+    let unsigned = r.http.post(&url).body(body).send().await.unwrap();
+    assert_eq!(unsigned.status(), 401);
+    let na = r
+        .http
+        .post(&url)
+        .header("x-ghl-signature", "N/A")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(na.status(), 401, "N/A is no signature");
+    let forged = r
+        .http
+        .post(&url)
+        .header("x-ghl-signature", "c2lnbmF0dXJl")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(forged.status(), 401);
+    assert_eq!(inbox(&r).await, (0, 0));
+}
+
+#[tokio::test]
+async fn a_ghl_cancel_reaches_the_booking_and_expires_its_unpaid_link() {
+    let mut r = start().await;
+    let view = r
+        .host
+        .desk
+        .create_booking(booking("k-cancel", 14))
+        .await
+        .unwrap();
+    let charge_id = view.charge.unwrap().id;
+    let ghl_id = view.ghl_id.unwrap();
+    let sandbox = r.host.sandbox.as_ref().unwrap();
+    let c = sandbox.config();
+    let client = ghl::Client::new(ghl::ClientConfig::new(
+        sandbox.ghl_base_url(),
+        c.ghl_access_token.clone().into(),
+    ))
+    .unwrap();
+    client.cancel_appointment(&ghl_id).await.unwrap();
+
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    loop {
+        r.host.desk.drain_inbox().await.unwrap();
+        r.host.desk.drain_outbox().await.unwrap();
+        let charge = r.host.desk.charge(&charge_id).await.unwrap();
+        if charge.status == desk::ChargeStatus::Cancelled {
+            break;
+        }
+        if tokio::time::Instant::now() >= deadline {
+            let sandbox = r.host.sandbox.as_ref().unwrap();
+            let deliveries: Vec<String> = sandbox
+                .ghl_deliveries()
+                .iter()
+                .map(|d| format!("{d:?}"))
+                .collect();
+            let b = r
+                .host
+                .desk
+                .store()
+                .booking_by_ghl_id(&ghl_id)
+                .await
+                .unwrap();
+            panic!(
+                "charge still {:?}; inbox {:?}; booking {:?}; deliveries {:#?}",
+                charge.status,
+                inbox(&r).await,
+                b.map(|b| (b.status, b.ghl_date_updated)),
+                deliveries
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let booking = r
+        .host
+        .desk
+        .store()
+        .booking_by_ghl_id(&ghl_id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(booking.status, "cancelled");
+    // The link can no longer be paid.
+    let charge = r.host.desk.charge(&charge_id).await.unwrap();
+    let paid = r
+        .host
+        .sandbox
+        .as_ref()
+        .unwrap()
+        .pay_preference(
+            charge.preference_id.as_deref().unwrap(),
+            PayRequest::default(),
+        )
+        .await;
+    assert!(paid.is_err(), "an expired link refuses payment");
+    let _ = r.events.try_recv();
 }
 
 #[tokio::test]
 async fn a_paid_link_turns_the_charge_paid_through_the_listener() {
-    let mut r = start().await;
+    let mut r = start_mp_only().await;
     let view = r
         .host
         .desk
@@ -249,7 +353,7 @@ async fn a_paid_link_turns_the_charge_paid_through_the_listener() {
 
 #[tokio::test]
 async fn a_replayed_delivery_is_stored_once_and_changes_nothing() {
-    let mut r = start().await;
+    let mut r = start_mp_only().await;
     let view = r
         .host
         .desk
@@ -285,7 +389,7 @@ async fn a_replayed_delivery_is_stored_once_and_changes_nothing() {
 
 #[tokio::test]
 async fn a_legacy_ipn_is_accepted_and_only_triggers_a_reread() {
-    let mut r = start().await;
+    let mut r = start_mp_only().await;
     let view = r
         .host
         .desk
@@ -326,6 +430,7 @@ async fn a_client_over_its_allowance_gets_429() {
             burst: 3.0,
             per_second: 0.01,
         },
+        ghl_keys: Arc::new(ghl::webhook::WebhookKeys::empty()),
     })
     .into_make_service_with_connect_info::<std::net::SocketAddr>();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

@@ -1,0 +1,245 @@
+//! GHL appointment webhooks applied to bookings: deduplicated by `webhookId` (the inbox's
+//! key), applied only when newer by `dateUpdated`, our own echoes recognised as changing
+//! nothing, and AppointmentDelete terminal. An appointment made in GHL directly (the booking
+//! widget, another desk) is imported so it shows in the agenda.
+
+use crate::booking::Desk;
+use crate::error::DeskError;
+use crate::model::*;
+use crate::store::StoreError;
+use crate::time::now;
+use chrono::{DateTime, Utc};
+use ghl::webhook::{WebhookAppointment, WebhookEvent, WebhookKind};
+
+/// The booking status for a deleted appointment (GHL has no word for it).
+pub const DELETED: &str = "deleted";
+
+fn instant(s: &Option<String>) -> Option<DateTime<Utc>> {
+    s.as_deref()
+        .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
+        .map(|t| t.with_timezone(&Utc))
+}
+
+impl Desk {
+    /// Applies one verified GHL webhook body. Bodies that name nothing we keep are ignored.
+    pub async fn apply_ghl_event(&self, body: &[u8]) -> Result<(), DeskError> {
+        let Ok(event) = WebhookEvent::parse(body) else {
+            tracing::info!("GHL webhook body not readable; ignored");
+            return Ok(());
+        };
+        let WebhookEvent {
+            kind,
+            location_id,
+            appointment,
+            ..
+        } = event;
+        if location_id
+            .as_deref()
+            .is_some_and(|l| l != self.clinic.location_id)
+        {
+            tracing::info!("GHL webhook for another location; ignored");
+            return Ok(());
+        }
+        let (Some(appt), false) = (appointment, matches!(kind, WebhookKind::Unknown(_))) else {
+            return Ok(());
+        };
+        let Some(ghl_id) = appt.id.clone() else {
+            return Ok(());
+        };
+        for _ in 0..3 {
+            let result = match self.store.booking_by_ghl_id(&ghl_id).await? {
+                None if kind == WebhookKind::AppointmentDelete => return Ok(()),
+                None => self.import_from_webhook(&ghl_id, &appt).await,
+                Some(b) => self.update_from_webhook(b, &kind, &appt).await,
+            };
+            match result {
+                Err(DeskError::Conflict(_)) => continue,
+                other => return other,
+            }
+        }
+        Err(DeskError::Conflict(
+            "the booking kept changing; will retry".into(),
+        ))
+    }
+
+    async fn import_from_webhook(
+        &self,
+        ghl_id: &str,
+        appt: &WebhookAppointment,
+    ) -> Result<(), DeskError> {
+        let (Some(starts_at), Some(ends_at), Some(calendar_id)) = (
+            instant(&appt.start_time),
+            instant(&appt.end_time),
+            appt.calendar_id.clone(),
+        ) else {
+            tracing::info!("GHL webhook without times or calendar; not imported");
+            return Ok(());
+        };
+        // The echo of our own create can arrive before GHL's answer to it is stored: a booking
+        // of ours still waiting for GHL at that time is that one. Retry later, when the echo
+        // will find it by its GHL id.
+        let same_start = self
+            .store
+            .agenda(starts_at, starts_at + chrono::Duration::milliseconds(1))
+            .await?;
+        if same_start
+            .iter()
+            .any(|(b, _)| b.calendar_id == calendar_id && b.sync == SyncState::Pending)
+        {
+            return Err(DeskError::ProviderUnavailable {
+                provider: "GoHighLevel",
+                detail: "echo of a booking still being created; retrying".into(),
+            });
+        }
+        let at = now();
+        let title = appt.title.clone().unwrap_or_else(|| "Cita".into());
+        let booking = Booking {
+            id: new_id(),
+            ghl_id: Some(ghl_id.to_string()),
+            location_id: self.clinic.location_id.clone(),
+            calendar_id,
+            contact_id: appt.contact_id.clone(),
+            patient_name: title.clone(),
+            title,
+            status: appt
+                .appointment_status
+                .clone()
+                .unwrap_or_else(|| "confirmed".into()),
+            sync: SyncState::Synced,
+            starts_at,
+            ends_at,
+            assigned_user_id: appt.assigned_user_id.clone(),
+            notes: appt.notes.clone(),
+            source: "ghl".into(),
+            ghl_date_added: appt.date_added.clone(),
+            ghl_date_updated: appt.date_updated.clone(),
+            idempotency_key: format!("ghl-import:{ghl_id}"),
+            last_error: None,
+            version: 1,
+            created_at: at,
+            updated_at: at,
+        };
+        match self.store.insert_booking_only(&booking).await {
+            Ok(()) => {
+                self.audit("webhook", "booking.import", "booking", &booking.id, ghl_id)
+                    .await;
+                Ok(())
+            }
+            // Imported meanwhile (a duplicate delivery, or another worker): apply as an update.
+            Err(StoreError::Conflict(_)) => Err(DeskError::Conflict("imported meanwhile".into())),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    async fn update_from_webhook(
+        &self,
+        mut booking: Booking,
+        kind: &WebhookKind,
+        appt: &WebhookAppointment,
+    ) -> Result<(), DeskError> {
+        if booking.status == DELETED {
+            return Ok(()); // AppointmentDelete is terminal.
+        }
+        let incoming = instant(&appt.date_updated);
+        let stored = instant(&booking.ghl_date_updated);
+        if let (Some(incoming), Some(stored)) = (incoming, stored)
+            && incoming <= stored
+            && *kind != WebhookKind::AppointmentDelete
+        {
+            tracing::debug!(booking = %booking.id, "older or same GHL event; ignored");
+            return Ok(());
+        }
+        let before = booking.clone();
+        if *kind == WebhookKind::AppointmentDelete {
+            booking.status = DELETED.into();
+        } else if let Some(status) = &appt.appointment_status {
+            booking.status = status.clone();
+        }
+        if let Some(t) = instant(&appt.start_time) {
+            booking.starts_at = t;
+        }
+        if let Some(t) = instant(&appt.end_time) {
+            booking.ends_at = t;
+        }
+        if let Some(title) = &appt.title {
+            booking.title = title.clone();
+        }
+        if appt.notes.is_some() {
+            booking.notes = appt.notes.clone();
+        }
+        if appt.assigned_user_id.is_some() {
+            booking.assigned_user_id = appt.assigned_user_id.clone();
+        }
+        if appt.date_updated.is_some() {
+            booking.ghl_date_updated = appt.date_updated.clone();
+        }
+        if booking.ghl_date_added.is_none() {
+            booking.ghl_date_added = appt.date_added.clone();
+        }
+        let meaningful = booking.status != before.status
+            || booking.starts_at != before.starts_at
+            || booking.ends_at != before.ends_at
+            || booking.title != before.title
+            || booking.notes != before.notes
+            || booking.assigned_user_id != before.assigned_user_id;
+        if booking == before {
+            return Ok(());
+        }
+        booking.version = self.store.update_booking(&booking).await?;
+        if meaningful {
+            self.audit(
+                "webhook",
+                "booking.update",
+                "booking",
+                &booking.id,
+                &format!("{} -> {}", before.status, booking.status),
+            )
+            .await;
+        }
+        let ended = |s: &str| s == "cancelled" || s == DELETED;
+        if ended(&booking.status) && !ended(&before.status) {
+            self.end_charge_of(&booking).await?;
+        }
+        Ok(())
+    }
+
+    /// The appointment is gone: an unpaid link must not stay payable. Draft charges are
+    /// cancelled at once; open ones are expired at MP through the outbox. A paid charge is
+    /// left for staff to decide on a refund.
+    pub async fn end_charge_of(&self, booking: &Booking) -> Result<(), DeskError> {
+        let Some(mut charge) = self.store.charge_of_booking(&booking.id).await? else {
+            return Ok(());
+        };
+        match charge.status {
+            ChargeStatus::Draft => {
+                charge.status = ChargeStatus::Cancelled;
+                charge.version = self.store.update_charge(&charge).await?;
+                self.emit_charge(&charge);
+            }
+            ChargeStatus::Open => {
+                self.store
+                    .enqueue(&OutboxItem {
+                        id: new_id(),
+                        kind: crate::outbox::EXPIRE_LINK.into(),
+                        payload: serde_json::json!({ "chargeId": charge.id }).to_string(),
+                        idempotency_key: format!("{}:{}", crate::outbox::EXPIRE_LINK, charge.id),
+                        next_attempt_at: now(),
+                        attempts: 0,
+                        last_error: None,
+                    })
+                    .await?;
+            }
+            _ => {
+                self.audit(
+                    "webhook",
+                    "charge.refund_decision_needed",
+                    "charge",
+                    &charge.id,
+                    "appointment cancelled after payment",
+                )
+                .await;
+            }
+        }
+        Ok(())
+    }
+}
