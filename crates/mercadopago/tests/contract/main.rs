@@ -9,6 +9,7 @@
 mod preferences;
 mod refunds;
 mod retries;
+mod sandbox_refunds;
 mod search;
 
 use std::str::FromStr;
