@@ -22,6 +22,32 @@ pub struct ClinicConfig {
     pub public_webhook_url: Option<String>,
     /// How long a payment link stays payable.
     pub link_ttl: Duration,
+    /// What happens in the providers once a charge is paid.
+    pub after_payment: AfterPayment,
+}
+
+/// Side effects of a paid charge, each switchable (DESIGN §4, "A payment arrives").
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AfterPayment {
+    /// Expire the MP link so it cannot be paid twice.
+    pub expire_link: bool,
+    /// Set the GHL appointment to confirmed.
+    pub confirm_appointment: bool,
+    /// Tag added to the GHL contact; `None` adds none. The seed used `pago_confirmado`.
+    pub contact_tag: Option<String>,
+    /// Add a note with the amount and MP's payment id to the GHL contact.
+    pub contact_note: bool,
+}
+
+impl Default for AfterPayment {
+    fn default() -> Self {
+        Self {
+            expire_link: true,
+            confirm_appointment: true,
+            contact_tag: Some("pago_confirmado".into()),
+            contact_note: true,
+        }
+    }
 }
 
 impl ClinicConfig {

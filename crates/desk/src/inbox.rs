@@ -222,9 +222,16 @@ impl Desk {
                     format!("{} -> {}", charge.status.as_str(), next.status.as_str())
                 }),
             });
+            let effects =
+                if next.status == ChargeStatus::Paid && charge.status != ChargeStatus::Paid {
+                    self.after_payment_effects(&next, derived.paying_payment)
+                        .await?
+                } else {
+                    Vec::new()
+                };
             match self
                 .store
-                .record_payments(&changed, &next, audit.as_ref())
+                .record_payments(&changed, &next, audit.as_ref(), &effects)
                 .await
             {
                 Ok(_) => {

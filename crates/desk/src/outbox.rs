@@ -14,6 +14,14 @@ use std::time::Duration;
 pub const CREATE_LINK: &str = "mp.create_link";
 /// Expire the MP link of a charge whose appointment ended (`{"chargeId": …}`).
 pub const EXPIRE_LINK: &str = "mp.expire_link";
+/// Close a paid charge's link so it cannot be paid twice (`{"chargeId": …}`).
+pub const CLOSE_LINK: &str = "mp.close_link";
+/// Confirm the GHL appointment of a paid booking (`{"bookingId": …}`).
+pub const CONFIRM_APPOINTMENT: &str = "ghl.confirm";
+/// Tag the patient's GHL contact (`{"contactId": …, "tag": …}`).
+pub const TAG_CONTACT: &str = "ghl.tag";
+/// Note the payment on the patient's GHL contact (`{"contactId": …, "body": …}`).
+pub const NOTE_CONTACT: &str = "ghl.note";
 
 /// How long a worker holds an item before another may take it.
 const LEASE: chrono::Duration = chrono::Duration::seconds(120);
@@ -94,6 +102,27 @@ impl Desk {
                     .ok_or_else(|| DeskError::Internal("outbox payload without chargeId".into()))?;
                 self.expire_link_now(charge_id).await
             }
+            CLOSE_LINK => {
+                let charge = self.charge(text(&payload, "chargeId")?).await?;
+                match &charge.preference_id {
+                    Some(pref) => self.payments.expire_link(pref).await,
+                    None => Ok(()),
+                }
+            }
+            CONFIRM_APPOINTMENT => {
+                self.confirm_paid_booking(text(&payload, "bookingId")?)
+                    .await
+            }
+            TAG_CONTACT => {
+                self.scheduler
+                    .add_contact_tag(text(&payload, "contactId")?, text(&payload, "tag")?)
+                    .await
+            }
+            NOTE_CONTACT => {
+                self.scheduler
+                    .add_contact_note(text(&payload, "contactId")?, text(&payload, "body")?)
+                    .await
+            }
             other => Err(DeskError::Internal(format!("unknown outbox kind {other}"))),
         }
     }
@@ -142,6 +171,92 @@ impl Desk {
         Ok(())
     }
 
+    /// The side effects a newly paid charge owes, as outbox rows keyed by the charge so each
+    /// happens once however often the payment is reported.
+    pub(crate) async fn after_payment_effects(
+        &self,
+        charge: &Charge,
+        payment_id: Option<i64>,
+    ) -> Result<Vec<OutboxItem>, DeskError> {
+        let rules = &self.clinic.after_payment;
+        let booking = self.store.booking(&charge.booking_id).await?;
+        let item = |kind: &str, payload: serde_json::Value| OutboxItem {
+            id: new_id(),
+            kind: kind.to_string(),
+            payload: payload.to_string(),
+            idempotency_key: format!("{kind}:{}", charge.id),
+            next_attempt_at: now(),
+            attempts: 0,
+            last_error: None,
+        };
+        let mut effects = Vec::new();
+        if rules.expire_link && charge.preference_id.is_some() {
+            effects.push(item(
+                CLOSE_LINK,
+                serde_json::json!({ "chargeId": charge.id }),
+            ));
+        }
+        let Some(booking) = booking else {
+            return Ok(effects);
+        };
+        if rules.confirm_appointment && booking.ghl_id.is_some() {
+            effects.push(item(
+                CONFIRM_APPOINTMENT,
+                serde_json::json!({ "bookingId": booking.id }),
+            ));
+        }
+        if let Some(contact) = &booking.contact_id {
+            if let Some(tag) = &rules.contact_tag {
+                effects.push(item(
+                    TAG_CONTACT,
+                    serde_json::json!({ "contactId": contact, "tag": tag }),
+                ));
+            }
+            if rules.contact_note {
+                let body = format!(
+                    "Pago recibido: {} (Mercado Pago, pago {}). Cita: {}.",
+                    charge.money,
+                    payment_id
+                        .map(|p| p.to_string())
+                        .unwrap_or_else(|| "-".into()),
+                    booking.title
+                );
+                effects.push(item(
+                    NOTE_CONTACT,
+                    serde_json::json!({ "contactId": contact, "body": body }),
+                ));
+            }
+        }
+        Ok(effects)
+    }
+
+    /// Confirms a paid booking's appointment in GHL unless it is already confirmed or over.
+    async fn confirm_paid_booking(&self, booking_id: &str) -> Result<(), DeskError> {
+        let mut booking = self
+            .store
+            .booking(booking_id)
+            .await?
+            .ok_or_else(|| DeskError::NotFound("booking".into()))?;
+        let Some(ghl_id) = booking.ghl_id.clone() else {
+            return Ok(());
+        };
+        if matches!(
+            booking.status.as_str(),
+            "confirmed"
+                | "cancelled"
+                | "showed"
+                | "noshow"
+                | "invalid"
+                | crate::ghl_events::DELETED
+        ) {
+            return Ok(());
+        }
+        self.scheduler.confirm_appointment(&ghl_id).await?;
+        booking.status = "confirmed".into();
+        booking.version = self.store.update_booking(&booking).await?;
+        Ok(())
+    }
+
     /// Tells the screens a charge changed.
     pub(crate) fn emit_charge(&self, charge: &Charge) {
         self.events.emit(DeskEvent::ChargeUpdated {
@@ -150,6 +265,13 @@ impl Desk {
             status: charge.status.as_str().to_string(),
         });
     }
+}
+
+/// A text field of an outbox payload.
+fn text<'a>(payload: &'a serde_json::Value, field: &str) -> Result<&'a str, DeskError> {
+    payload[field]
+        .as_str()
+        .ok_or_else(|| DeskError::Internal(format!("outbox payload without {field}")))
 }
 
 #[cfg(test)]

@@ -80,6 +80,11 @@ pub trait Scheduler: Send + Sync {
         &self,
         request: &AppointmentRequest,
     ) -> Result<CreatedAppointment, DeskError>;
+    /// Sets the appointment's status to confirmed.
+    async fn confirm_appointment(&self, ghl_id: &str) -> Result<(), DeskError>;
+    /// Adds one tag to the contact, keeping the others (never the replacing PUT).
+    async fn add_contact_tag(&self, contact_id: &str, tag: &str) -> Result<(), DeskError>;
+    async fn add_contact_note(&self, contact_id: &str, body: &str) -> Result<(), DeskError>;
 }
 
 /// A payment link to create for a charge.

@@ -84,6 +84,30 @@ impl Scheduler for ghl::Client {
         Ok(self.upsert_contact(&upsert).await?.contact.id)
     }
 
+    async fn confirm_appointment(&self, ghl_id: &str) -> Result<(), DeskError> {
+        let update = ghl::AppointmentUpdate {
+            appointment_status: Some(ghl::AppointmentStatus::Confirmed),
+            ..Default::default()
+        };
+        self.update_appointment(ghl_id, &update).await?;
+        Ok(())
+    }
+
+    async fn add_contact_tag(&self, contact_id: &str, tag: &str) -> Result<(), DeskError> {
+        self.add_contact_tags(contact_id, &[tag.to_string()])
+            .await?;
+        Ok(())
+    }
+
+    async fn add_contact_note(&self, contact_id: &str, body: &str) -> Result<(), DeskError> {
+        let note = ghl::NewNote {
+            body: body.to_string(),
+            ..Default::default()
+        };
+        ghl::Client::add_contact_note(self, contact_id, &note).await?;
+        Ok(())
+    }
+
     async fn create_appointment(
         &self,
         r: &AppointmentRequest,

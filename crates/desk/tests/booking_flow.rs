@@ -42,6 +42,7 @@ async fn world(db: TestDb) -> World {
         // No tunnel in these tests: payments are found by re-reading, as with no public URL.
         public_webhook_url: None,
         link_ttl: std::time::Duration::from_secs(3600),
+        after_payment: desk::config::AfterPayment::default(),
     };
     let desk = Desk::new(
         Arc::new(db.store.clone()),
@@ -103,6 +104,7 @@ on_both_databases!(
     an_underpaid_approval_needs_review_and_is_never_paid,
     a_rejected_attempt_leaves_the_charge_open,
     the_reconciler_finds_a_payment_whose_webhook_never_came,
+    a_paid_charge_closes_its_link_and_tags_and_notes_the_contact_once,
 );
 
 async fn a_booking_creates_the_appointment_and_an_open_link(w: World) {
@@ -358,4 +360,46 @@ async fn the_reconciler_finds_a_payment_whose_webhook_never_came(w: World) {
     let before = w.desk.charge(&charge.id).await.unwrap().version;
     w.desk.reconcile_payments().await.unwrap();
     assert_eq!(w.desk.charge(&charge.id).await.unwrap().version, before);
+}
+
+async fn a_paid_charge_closes_its_link_and_tags_and_notes_the_contact_once(w: World) {
+    let view = w.desk.create_booking(request("effects", 18)).await.unwrap();
+    let charge = w.desk.charge(&view.charge.unwrap().id).await.unwrap();
+    let pref = charge.preference_id.clone().unwrap();
+    let paid = w
+        .sandbox
+        .pay_preference(&pref, PayRequest::default())
+        .await
+        .unwrap();
+    // The same payment reported three times, the outbox drained after each.
+    for _ in 0..3 {
+        w.desk.sync_payment(paid.payment_id).await.unwrap();
+        w.desk.drain_outbox().await.unwrap();
+    }
+    assert_eq!(
+        w.desk.charge(&charge.id).await.unwrap().status,
+        desk::ChargeStatus::Paid
+    );
+    assert!(
+        w.desk.store().pending_outbox(10).await.unwrap().is_empty(),
+        "every side effect done"
+    );
+    let writes = |suffix: &str| {
+        w.sandbox
+            .ghl_requests()
+            .iter()
+            .filter(|r| {
+                r.method == "POST" && r.path.starts_with("/contacts/") && r.path.ends_with(suffix)
+            })
+            .count()
+    };
+    assert_eq!(writes("/tags"), 1, "tagged once");
+    assert_eq!(writes("/notes"), 1, "noted once");
+    // The link is closed: a second payment is refused.
+    assert!(
+        w.sandbox
+            .pay_preference(&pref, PayRequest::default())
+            .await
+            .is_err()
+    );
 }

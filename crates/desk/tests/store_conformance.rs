@@ -283,7 +283,7 @@ async fn payments_and_charge_are_recorded_in_one_transaction(s: &dyn Store) {
     };
     let p = payment(17014025134, &c, "approved");
     c.version = s
-        .record_payments(std::slice::from_ref(&p), &c, Some(&audit))
+        .record_payments(std::slice::from_ref(&p), &c, Some(&audit), &[])
         .await
         .unwrap();
     assert_eq!(s.payments_of_charge(&c.id).await.unwrap(), vec![p.clone()]);
@@ -297,7 +297,7 @@ async fn payments_and_charge_are_recorded_in_one_transaction(s: &dyn Store) {
     refunded.status = "refunded".into();
     refunded.amount_refunded = Decimal::from_str("80.00").unwrap();
     c.status = ChargeStatus::Refunded;
-    s.record_payments(std::slice::from_ref(&refunded), &c, None)
+    s.record_payments(std::slice::from_ref(&refunded), &c, None, &[])
         .await
         .unwrap();
     assert_eq!(s.payments_of_charge(&c.id).await.unwrap(), vec![refunded]);
@@ -311,7 +311,7 @@ async fn a_conflicting_charge_write_rolls_back_its_payments(s: &dyn Store) {
     stale.version = 99;
     stale.status = ChargeStatus::Paid;
     let err = s
-        .record_payments(&[payment(1, &c, "approved")], &stale, None)
+        .record_payments(&[payment(1, &c, "approved")], &stale, None, &[])
         .await;
     assert!(matches!(err, Err(StoreError::Conflict(_))));
     assert!(s.payments_of_charge(&c.id).await.unwrap().is_empty());

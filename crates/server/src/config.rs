@@ -51,6 +51,19 @@ where
     }
 }
 
+/// An on/off setting, on by default: `1`/`true`/`on` or `0`/`false`/`off`.
+fn switch(s: &dyn Settings, name: &'static str) -> Result<bool, ConfigError> {
+    match s.value(name).map(|v| v.trim().to_ascii_lowercase()) {
+        None => Ok(true),
+        Some(v) if matches!(v.as_str(), "1" | "true" | "on" | "yes") => Ok(true),
+        Some(v) if matches!(v.as_str(), "0" | "false" | "off" | "no") => Ok(false),
+        Some(_) => Err(ConfigError::Invalid {
+            name,
+            reason: "use 1 or 0".into(),
+        }),
+    }
+}
+
 /// `DATABASE_URL`, or a MySQL URL built from the seed's `DB_*` names when only those are set.
 pub fn database_url(s: &dyn Settings) -> Option<String> {
     if let Some(url) = s.value("DATABASE_URL") {
@@ -150,6 +163,16 @@ pub fn host_config(
         link_ttl: Duration::from_secs(24 * 3600),
         reconcile_every: Duration::from_secs(reconcile_secs),
         ghl_webhook_public_keys: s.value("GHL_WEBHOOK_PUBLIC_KEYS"),
+        after_payment: desk::config::AfterPayment {
+            expire_link: switch(s, "PAID_EXPIRE_LINK")?,
+            confirm_appointment: switch(s, "PAID_CONFIRM_APPOINTMENT")?,
+            contact_tag: match s.value("PAID_CONTACT_TAG") {
+                None => desk::config::AfterPayment::default().contact_tag,
+                Some(t) if t == "-" => None,
+                Some(t) => Some(t),
+            },
+            contact_note: switch(s, "PAID_CONTACT_NOTE")?,
+        },
     })
 }
 

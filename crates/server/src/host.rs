@@ -45,6 +45,8 @@ pub struct HostConfig {
     pub reconcile_every: Duration,
     /// Extra GHL webhook public keys, PEM blocks (`GHL_WEBHOOK_PUBLIC_KEYS`), added to GHL's.
     pub ghl_webhook_public_keys: Option<String>,
+    /// What a paid charge does in the providers (`PAID_*` settings).
+    pub after_payment: desk::config::AfterPayment,
 }
 
 /// Default reconcile interval: often enough that a lost webhook costs minutes, gently enough
@@ -121,6 +123,7 @@ impl Host {
             timezone: None,
             link_ttl: Duration::from_secs(24 * 3600),
             reconcile_every: DEFAULT_RECONCILE_EVERY,
+            after_payment: desk::config::AfterPayment::default(),
             ghl_webhook_public_keys: Some(format!(
                 "{}\n{}",
                 sandbox::SANDBOX_GHL_ED25519_PUBLIC_KEY_PEM,
@@ -168,6 +171,7 @@ impl Host {
             currency: config.currency,
             public_webhook_url: config.public_webhook_url.clone(),
             link_ttl: config.link_ttl,
+            after_payment: config.after_payment.clone(),
         };
         let desk = Arc::new(Desk::new(
             store,

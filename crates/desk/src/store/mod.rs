@@ -76,13 +76,15 @@ pub trait Store: Send + Sync {
     ) -> Result<Vec<Charge>, StoreError>;
 
     async fn payments_of_charge(&self, charge_id: &str) -> Result<Vec<Payment>, StoreError>;
-    /// In one transaction: inserts or replaces the payments and writes the charge
-    /// (version-checked), plus an audit line.
+    /// In one transaction: inserts or replaces the payments, writes the charge
+    /// (version-checked), an audit line, and queues the side effects this change owes
+    /// (skipping any whose idempotency key is already queued).
     async fn record_payments(
         &self,
         payments: &[Payment],
         charge: &Charge,
         audit: Option<&AuditEntry>,
+        effects: &[OutboxItem],
     ) -> Result<i64, StoreError>;
 
     /// Stores a delivery; `false` when one with the same dedupe key is already stored.

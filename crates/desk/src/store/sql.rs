@@ -199,6 +199,10 @@ const UPDATE_PAYMENT: &str = "UPDATE payments SET charge_id = ?, status = ?, sta
     amount = ?, currency = ?, amount_refunded = ?, method = ?, date_created = ?, \
     date_approved = ?, date_last_updated = ?, raw = ?, updated_at = ? WHERE mp_payment_id = ?";
 
+const INSERT_OUTBOX: &str = "INSERT INTO outbox (id, kind, payload, idempotency_key, \
+    next_attempt_at, attempts, last_error, done_at, created_at) \
+    VALUES (?, ?, ?, ?, ?, ?, ?, NULL, ?)";
+
 const INSERT_AUDIT: &str = "INSERT INTO audit_log (id, at, actor, action, entity, entity_id, \
     summary) VALUES (?, ?, ?, ?, ?, ?, ?)";
 
@@ -413,6 +417,7 @@ impl Store for SqlStore {
         payments: &[Payment],
         charge: &Charge,
         audit: Option<&AuditEntry>,
+        effects: &[OutboxItem],
     ) -> Result<i64, StoreError> {
         let at = to_db(now());
         let mut tx = self.pool.begin().await.map_err(map_err)?;
@@ -440,6 +445,20 @@ impl Store for SqlStore {
                 .execute(&mut *tx)
                 .await
                 .map_err(map_err)?;
+        }
+        for item in effects {
+            let queued = sqlx::query("SELECT 1 FROM outbox WHERE idempotency_key = ?")
+                .bind(&item.idempotency_key)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(map_err)?
+                .is_some();
+            if !queued {
+                bind_outbox_insert(sqlx::query(INSERT_OUTBOX), item, &at)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(map_err)?;
+            }
         }
         tx.commit().await.map_err(map_err)?;
         Ok(charge.version + 1)
@@ -551,20 +570,10 @@ impl Store for SqlStore {
     }
 
     async fn enqueue(&self, item: &OutboxItem) -> Result<bool, StoreError> {
-        let result = sqlx::query(
-            "INSERT INTO outbox (id, kind, payload, idempotency_key, next_attempt_at, attempts, \
-             last_error, done_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, NULL, ?)",
-        )
-        .bind(&item.id)
-        .bind(&item.kind)
-        .bind(&item.payload)
-        .bind(&item.idempotency_key)
-        .bind(to_db(item.next_attempt_at))
-        .bind(item.attempts)
-        .bind(&item.last_error)
-        .bind(to_db(now()))
-        .execute(&self.pool)
-        .await;
+        let at = to_db(now());
+        let result = bind_outbox_insert(sqlx::query(INSERT_OUTBOX), item, &at)
+            .execute(&self.pool)
+            .await;
         match result.map_err(map_err) {
             Ok(_) => Ok(true),
             Err(StoreError::Conflict(_)) => Ok(false),
@@ -745,6 +754,17 @@ fn bind_payment<'q>(q: AnyQuery<'q>, p: &'q Payment, at: &'q str) -> AnyQuery<'q
         .bind(&p.raw)
         .bind(at)
         .bind(p.mp_payment_id)
+}
+
+fn bind_outbox_insert<'q>(q: AnyQuery<'q>, item: &'q OutboxItem, at: &'q str) -> AnyQuery<'q> {
+    q.bind(&item.id)
+        .bind(&item.kind)
+        .bind(&item.payload)
+        .bind(&item.idempotency_key)
+        .bind(to_db(item.next_attempt_at))
+        .bind(item.attempts)
+        .bind(&item.last_error)
+        .bind(at)
 }
 
 fn bind_audit<'q>(q: AnyQuery<'q>, a: &'q AuditEntry) -> AnyQuery<'q> {
