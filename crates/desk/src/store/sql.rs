@@ -132,6 +132,17 @@ impl SqlStore {
         row.as_ref().map(rows::charge).transpose()
     }
 
+    /// Starts a write transaction. On SQLite it takes the write lock at once (`IMMEDIATE`):
+    /// a deferred transaction that reads and then writes fails with "database is locked" when
+    /// another connection wrote in between, and the busy timeout does not cover that case.
+    async fn begin(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>, StoreError> {
+        match self.dialect {
+            Dialect::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await,
+            Dialect::MySql => self.pool.begin().await,
+        }
+        .map_err(map_err)
+    }
+
     /// Closes the pool (tests and shutdown).
     pub async fn close(&self) {
         self.pool.close().await;
@@ -221,7 +232,7 @@ impl Store for SqlStore {
     }
 
     async fn insert_booking(&self, b: &Booking, c: &Charge) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await.map_err(map_err)?;
+        let mut tx = self.begin().await?;
         bind_booking_insert(sqlx::query(INSERT_BOOKING), b)
             .execute(&mut *tx)
             .await
@@ -420,7 +431,7 @@ impl Store for SqlStore {
         effects: &[OutboxItem],
     ) -> Result<i64, StoreError> {
         let at = to_db(now());
-        let mut tx = self.pool.begin().await.map_err(map_err)?;
+        let mut tx = self.begin().await?;
         for p in payments {
             let exists = sqlx::query("SELECT 1 FROM payments WHERE mp_payment_id = ?")
                 .bind(p.mp_payment_id)
