@@ -143,6 +143,12 @@ impl SqlStore {
         .map_err(map_err)
     }
 
+    /// Runs one write statement whose only answer is success.
+    async fn exec(&self, query: AnyQuery<'_>) -> Result<(), StoreError> {
+        query.execute(&self.pool).await.map_err(map_err)?;
+        Ok(())
+    }
+
     /// Closes the pool (tests and shutdown).
     pub async fn close(&self) {
         self.pool.close().await;
@@ -539,16 +545,15 @@ impl Store for SqlStore {
     }
 
     async fn finish_inbox(&self, id: &str, at: DateTime<Utc>) -> Result<(), StoreError> {
-        sqlx::query(
-            "UPDATE webhook_inbox SET processed_at = ?, locked_until = NULL, last_error = NULL \
-             WHERE id = ?",
+        self.exec(
+            sqlx::query(
+                "UPDATE webhook_inbox SET processed_at = ?, locked_until = NULL, \
+                 last_error = NULL WHERE id = ?",
+            )
+            .bind(to_db(at))
+            .bind(id),
         )
-        .bind(to_db(at))
-        .bind(id)
-        .execute(&self.pool)
         .await
-        .map_err(map_err)?;
-        Ok(())
     }
 
     async fn fail_inbox(
@@ -557,14 +562,13 @@ impl Store for SqlStore {
         error: &str,
         retry_at: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        sqlx::query("UPDATE webhook_inbox SET locked_until = ?, last_error = ? WHERE id = ?")
-            .bind(to_db(retry_at))
-            .bind(error)
-            .bind(id)
-            .execute(&self.pool)
-            .await
-            .map_err(map_err)?;
-        Ok(())
+        self.exec(
+            sqlx::query("UPDATE webhook_inbox SET locked_until = ?, last_error = ? WHERE id = ?")
+                .bind(to_db(retry_at))
+                .bind(error)
+                .bind(id),
+        )
+        .await
     }
 
     async fn inbox_counts(&self) -> Result<(i64, i64), StoreError> {
@@ -634,13 +638,12 @@ impl Store for SqlStore {
     }
 
     async fn finish_outbox(&self, id: &str, at: DateTime<Utc>) -> Result<(), StoreError> {
-        sqlx::query("UPDATE outbox SET done_at = ?, last_error = NULL WHERE id = ?")
-            .bind(to_db(at))
-            .bind(id)
-            .execute(&self.pool)
-            .await
-            .map_err(map_err)?;
-        Ok(())
+        self.exec(
+            sqlx::query("UPDATE outbox SET done_at = ?, last_error = NULL WHERE id = ?")
+                .bind(to_db(at))
+                .bind(id),
+        )
+        .await
     }
 
     async fn fail_outbox(
@@ -649,14 +652,13 @@ impl Store for SqlStore {
         error: &str,
         next_attempt_at: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        sqlx::query("UPDATE outbox SET next_attempt_at = ?, last_error = ? WHERE id = ?")
-            .bind(to_db(next_attempt_at))
-            .bind(error)
-            .bind(id)
-            .execute(&self.pool)
-            .await
-            .map_err(map_err)?;
-        Ok(())
+        self.exec(
+            sqlx::query("UPDATE outbox SET next_attempt_at = ?, last_error = ? WHERE id = ?")
+                .bind(to_db(next_attempt_at))
+                .bind(error)
+                .bind(id),
+        )
+        .await
     }
 
     async fn pending_outbox(&self, limit: i64) -> Result<Vec<OutboxItem>, StoreError> {
