@@ -24,6 +24,9 @@ pub struct ClinicConfig {
     pub link_ttl: Duration,
     /// What happens in the providers once a charge is paid.
     pub after_payment: AfterPayment,
+    /// Unpaid hold: a booking whose charge is still unpaid this long after it was made is
+    /// cancelled in GHL and its link expired (`UNPAID_HOLD_MINUTES`); `None` keeps it.
+    pub unpaid_hold: Option<Duration>,
 }
 
 /// Side effects of a paid charge, each switchable (DESIGN §4, "A payment arrives").

@@ -43,14 +43,24 @@ impl Desk {
         let (Some(appt), false) = (appointment, matches!(kind, WebhookKind::Unknown(_))) else {
             return Ok(());
         };
+        self.apply_appointment(&kind, &appt).await
+    }
+
+    /// Applies one appointment as GHL reported it — by webhook, by the reconciler, or in
+    /// GHL's answer to our own change — to the booking that mirrors it.
+    pub(crate) async fn apply_appointment(
+        &self,
+        kind: &WebhookKind,
+        appt: &WebhookAppointment,
+    ) -> Result<(), DeskError> {
         let Some(ghl_id) = appt.id.clone() else {
             return Ok(());
         };
         for _ in 0..3 {
             let result = match self.store.booking_by_ghl_id(&ghl_id).await? {
-                None if kind == WebhookKind::AppointmentDelete => return Ok(()),
-                None => self.import_from_webhook(&ghl_id, &appt).await,
-                Some(b) => self.update_from_webhook(b, &kind, &appt).await,
+                None if *kind == WebhookKind::AppointmentDelete => return Ok(()),
+                None => self.import_from_webhook(&ghl_id, appt).await,
+                Some(b) => self.update_from_webhook(b, kind, appt).await,
             };
             match result {
                 Err(DeskError::Conflict(_)) => continue,
@@ -164,7 +174,8 @@ impl Desk {
         if let Some(title) = &appt.title {
             booking.title = title.clone();
         }
-        if appt.notes.is_some() {
+        // GHL sends "" for no notes; notes kept here (the compat API's) are not cleared by it.
+        if appt.notes.as_deref().is_some_and(|n| !n.is_empty()) {
             booking.notes = appt.notes.clone();
         }
         if appt.assigned_user_id.is_some() {

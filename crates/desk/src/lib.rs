@@ -7,9 +7,11 @@
 //! or HTTP servers.
 
 pub mod booking;
+pub mod cancel;
 pub mod charge_status;
 pub mod charging;
 pub mod config;
+pub mod edit;
 pub mod error;
 pub mod events;
 pub mod ghl_events;
@@ -28,7 +30,9 @@ pub mod time;
 pub mod view;
 
 pub use booking::{CreateBooking, Desk};
+pub use cancel::RefundDecision;
 pub use config::ClinicConfig;
+pub use edit::AppointmentEdit;
 pub use error::{DeskError, ErrorCode};
 pub use events::{DeskEvent, EventSink};
 pub use model::*;

@@ -123,6 +123,7 @@ impl Desk {
                     .add_contact_note(text(&payload, "contactId")?, text(&payload, "body")?)
                     .await
             }
+            crate::cancel::REFUND => self.refund_now(item).await,
             other => Err(DeskError::Internal(format!("unknown outbox kind {other}"))),
         }
     }

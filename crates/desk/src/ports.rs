@@ -85,6 +85,35 @@ pub trait Scheduler: Send + Sync {
     /// Adds one tag to the contact, keeping the others (never the replacing PUT).
     async fn add_contact_tag(&self, contact_id: &str, tag: &str) -> Result<(), DeskError>;
     async fn add_contact_note(&self, contact_id: &str, body: &str) -> Result<(), DeskError>;
+    /// Sets the appointment's status to cancelled; GHL keeps the record.
+    async fn cancel_appointment(&self, ghl_id: &str) -> Result<RemoteAppointment, DeskError>;
+    /// Edits an appointment; a new time is slot-validated by GHL (`SlotTaken`).
+    async fn update_appointment(
+        &self,
+        ghl_id: &str,
+        changes: &AppointmentChanges,
+    ) -> Result<RemoteAppointment, DeskError>;
+    /// The appointments of one calendar that start in `[from, to]`.
+    async fn appointments_between(
+        &self,
+        location_id: &str,
+        calendar_id: &str,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<RemoteAppointment>, DeskError>;
+}
+
+/// Changes to an appointment; `None` leaves a field as it is.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct AppointmentChanges {
+    pub title: Option<String>,
+    /// GHL's word: new, confirmed, cancelled, showed, noshow, invalid.
+    pub status: Option<String>,
+    /// Both or neither: a new time is sent to GHL as a pair.
+    pub times: Option<(DateTime<Utc>, DateTime<Utc>)>,
+    pub assigned_user_id: Option<String>,
+    /// The clinic's zone, for rendering new times the way GHL matches slots.
+    pub timezone: Option<chrono_tz::Tz>,
 }
 
 /// A payment link to create for a charge.
@@ -135,4 +164,12 @@ pub trait Payments: Send + Sync {
     async fn payments_for(&self, charge_id: &str) -> Result<Vec<ReportedPayment>, DeskError>;
     /// Ends a link now, so it can no longer be paid.
     async fn expire_link(&self, preference_id: &str) -> Result<(), DeskError>;
+    /// Refunds a payment, all that remains (`None`) or `amount`. `key` is the refund's own
+    /// stable id: every try of one refund sends the same key, so MP refunds at most once.
+    async fn refund(
+        &self,
+        payment_id: i64,
+        amount: Option<Decimal>,
+        key: &str,
+    ) -> Result<(), DeskError>;
 }

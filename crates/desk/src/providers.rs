@@ -13,32 +13,7 @@ const DESK_APPOINTMENT_STATUS: &str = "confirmed";
 #[async_trait]
 impl Scheduler for ghl::Client {
     async fn appointment(&self, ghl_id: &str) -> Result<RemoteAppointment, DeskError> {
-        let a = self.get_appointment(ghl_id).await?;
-        let time = |t: &Option<String>, field: &str| {
-            t.as_deref()
-                .and_then(|s| chrono::DateTime::parse_from_rfc3339(s).ok())
-                .map(|d| d.with_timezone(&chrono::Utc))
-                .ok_or_else(|| DeskError::ProviderUnavailable {
-                    provider: "GoHighLevel",
-                    detail: format!("appointment without a readable {field}"),
-                })
-        };
-        Ok(RemoteAppointment {
-            starts_at: time(&a.start_time, "startTime")?,
-            ends_at: time(&a.end_time, "endTime")?,
-            calendar_id: a.calendar_id.clone().unwrap_or_default(),
-            contact_id: a.contact_id.clone(),
-            title: a.title.clone().unwrap_or_else(|| "Cita".into()),
-            status: a
-                .appointment_status
-                .clone()
-                .unwrap_or_else(|| "confirmed".into()),
-            assigned_user_id: a.assigned_user_id.clone(),
-            notes: a.notes.clone(),
-            date_added: a.date_added.clone(),
-            date_updated: a.date_updated.clone(),
-            ghl_id: a.id,
-        })
+        remote(self.get_appointment(ghl_id).await?)
     }
 
     async fn location(&self, location_id: &str) -> Result<ClinicLocation, DeskError> {
@@ -106,6 +81,61 @@ impl Scheduler for ghl::Client {
         };
         ghl::Client::add_contact_note(self, contact_id, &note).await?;
         Ok(())
+    }
+
+    async fn cancel_appointment(&self, ghl_id: &str) -> Result<RemoteAppointment, DeskError> {
+        dated(self, ghl::Client::cancel_appointment(self, ghl_id).await?).await
+    }
+
+    async fn update_appointment(
+        &self,
+        ghl_id: &str,
+        c: &AppointmentChanges,
+    ) -> Result<RemoteAppointment, DeskError> {
+        let tz = c.timezone.unwrap_or(chrono_tz::UTC);
+        let slot = |t: &chrono::DateTime<chrono::Utc>| {
+            ghl::client::format_slot_time(&t.with_timezone(&tz))
+        };
+        let update = ghl::AppointmentUpdate {
+            title: c.title.clone(),
+            appointment_status: c.status.as_deref().map(ghl::AppointmentStatus::from_wire),
+            start_time: c.times.as_ref().map(|(s, _)| slot(s)),
+            end_time: c.times.as_ref().map(|(_, e)| slot(e)),
+            assigned_user_id: c.assigned_user_id.clone(),
+            ..Default::default()
+        };
+        dated(
+            self,
+            ghl::Client::update_appointment(self, ghl_id, &update).await?,
+        )
+        .await
+    }
+
+    async fn appointments_between(
+        &self,
+        location_id: &str,
+        calendar_id: &str,
+        from: chrono::DateTime<chrono::Utc>,
+        to: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Vec<RemoteAppointment>, DeskError> {
+        let query = ghl::EventsQuery {
+            location_id: location_id.to_string(),
+            start: from,
+            end: to,
+            calendar_id: Some(calendar_id.to_string()),
+            user_id: None,
+            group_id: None,
+        };
+        let events = self.list_events(&query).await?;
+        let mut out = Vec::with_capacity(events.len());
+        for e in events {
+            match remote(e) {
+                Ok(a) => out.push(a),
+                // One unreadable event must not hide the others.
+                Err(e) => tracing::info!(code = ?e.code(), "GHL event skipped"),
+            }
+        }
+        Ok(out)
     }
 
     async fn create_appointment(
@@ -179,10 +209,70 @@ impl Payments for mercadopago::Client {
         Ok(())
     }
 
+    async fn refund(
+        &self,
+        payment_id: i64,
+        amount: Option<Decimal>,
+        key: &str,
+    ) -> Result<(), DeskError> {
+        match amount {
+            Some(a) => self.refund_partial(payment_id, a, key).await?,
+            None => self.refund_payment(payment_id, key).await?,
+        };
+        Ok(())
+    }
+
     async fn payments_for(&self, charge_id: &str) -> Result<Vec<ReportedPayment>, DeskError> {
         let found = self.search_payments(charge_id).await?;
         Ok(found.results.into_iter().map(reported).collect())
     }
+}
+
+/// GHL answers a write without `dateUpdated`; without it our change could not be ordered
+/// against webhooks (an older echo arriving late would undo it). Read it back once.
+async fn dated(
+    client: &ghl::Client,
+    written: ghl::Appointment,
+) -> Result<RemoteAppointment, DeskError> {
+    if written.date_updated.is_some() {
+        return remote(written);
+    }
+    match client.get_appointment(&written.id).await {
+        Ok(read) => remote(read),
+        Err(e) => {
+            tracing::info!(error = %e, "appointment written; its dateUpdated not read back");
+            remote(written)
+        }
+    }
+}
+
+/// A GHL appointment in the domain's words; one without readable times is refused.
+fn remote(a: ghl::Appointment) -> Result<RemoteAppointment, DeskError> {
+    let time = |t: &Option<String>, field: &str| {
+        t.as_deref()
+            .and_then(|s| chrono::DateTime::parse_from_rfc3339(s).ok())
+            .map(|d| d.with_timezone(&chrono::Utc))
+            .ok_or_else(|| DeskError::ProviderUnavailable {
+                provider: "GoHighLevel",
+                detail: format!("appointment without a readable {field}"),
+            })
+    };
+    Ok(RemoteAppointment {
+        starts_at: time(&a.start_time, "startTime")?,
+        ends_at: time(&a.end_time, "endTime")?,
+        calendar_id: a.calendar_id.clone().unwrap_or_default(),
+        contact_id: a.contact_id.clone(),
+        title: a.title.clone().unwrap_or_else(|| "Cita".into()),
+        status: a
+            .appointment_status
+            .clone()
+            .unwrap_or_else(|| "confirmed".into()),
+        assigned_user_id: a.assigned_user_id.clone(),
+        notes: a.notes.clone(),
+        date_added: a.date_added.clone(),
+        date_updated: a.date_updated.clone(),
+        ghl_id: a.id,
+    })
 }
 
 fn reported(p: mercadopago::Payment) -> ReportedPayment {

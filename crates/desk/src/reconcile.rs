@@ -1,13 +1,25 @@
 //! The reconciler: what webhooks missed, polling finds. It asks MP for the payments of every
 //! charge still waiting (and of recently paid ones, for refunds and chargebacks) through the
 //! same code path as a webhook, so with no public URL at all the app is still correct, only
-//! slower.
+//! slower. GHL is reconciled the same way: each configured calendar's events in a window
+//! around today go through the webhook code path, and a booking GHL no longer lists is
+//! looked up once — gone there means deleted here. The unpaid hold is enforced on each pass.
 
 use crate::booking::Desk;
 use crate::error::DeskError;
 use crate::model::ChargeStatus;
+use crate::ports::RemoteAppointment;
+use crate::time::now;
+use chrono::SecondsFormat;
+use ghl::webhook::{WebhookAppointment, WebhookKind};
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
+
+/// How far back GHL calendars are read: yesterday's late changes (a no-show, a cancel).
+const GHL_BEHIND: chrono::Duration = chrono::Duration::days(1);
+/// How far ahead: what staff book and patients see (GHL's events have no paging).
+const GHL_AHEAD: chrono::Duration = chrono::Duration::days(31);
 
 /// Charges looked at per pass, newest first.
 const PER_PASS: i64 = 200;
@@ -48,21 +60,127 @@ impl Desk {
         Ok(done)
     }
 
+    /// One pass over the clinic's GHL calendars, through the webhook code path.
+    pub async fn reconcile_appointments(&self) -> Result<Reconciled, DeskError> {
+        let (from, to) = (now() - GHL_BEHIND, now() + GHL_AHEAD);
+        let mut done = Reconciled::default();
+        let mut listed_calendars = HashSet::new();
+        let mut seen = HashSet::new();
+        for calendar in self.calendars().await? {
+            let events = match self
+                .scheduler
+                .appointments_between(&self.clinic.location_id, &calendar.id, from, to)
+                .await
+            {
+                Ok(events) => events,
+                Err(e) => {
+                    done.failed += 1;
+                    tracing::warn!(calendar = %calendar.id, code = ?e.code(), "reconcile: calendar not read");
+                    continue;
+                }
+            };
+            listed_calendars.insert(calendar.id.clone());
+            for event in events {
+                seen.insert(event.ghl_id.clone());
+                self.count(
+                    &mut done,
+                    self.apply_appointment(&WebhookKind::AppointmentUpdate, &as_event(&event))
+                        .await,
+                )?;
+            }
+        }
+        // A booking its calendar no longer lists was moved away or deleted: ask GHL.
+        for (booking, _) in self.store.agenda(from, to).await? {
+            let Some(ghl_id) = &booking.ghl_id else {
+                continue;
+            };
+            if seen.contains(ghl_id)
+                || !listed_calendars.contains(&booking.calendar_id)
+                || booking.status == crate::ghl_events::DELETED
+            {
+                continue;
+            }
+            let outcome = match self.scheduler.appointment(ghl_id).await {
+                Ok(event) => {
+                    self.apply_appointment(&WebhookKind::AppointmentUpdate, &as_event(&event))
+                        .await
+                }
+                Err(DeskError::NotFound(_)) => {
+                    let gone = WebhookAppointment {
+                        id: Some(ghl_id.clone()),
+                        ..WebhookAppointment::default()
+                    };
+                    self.apply_appointment(&WebhookKind::AppointmentDelete, &gone)
+                        .await
+                }
+                Err(e) => Err(e),
+            };
+            self.count(&mut done, outcome)?;
+        }
+        Ok(done)
+    }
+
+    fn count(
+        &self,
+        done: &mut Reconciled,
+        outcome: Result<(), DeskError>,
+    ) -> Result<(), DeskError> {
+        match outcome {
+            Ok(()) => done.checked += 1,
+            Err(DeskError::DbUnavailable) => return Err(DeskError::DbUnavailable),
+            Err(e) => {
+                done.failed += 1;
+                tracing::warn!(code = ?e.code(), "reconcile: appointment not applied");
+            }
+        }
+        Ok(())
+    }
+
+    /// Everything the reconciler does, once: MP payments, GHL appointments, unpaid holds.
+    /// Hosts call it on start, on a timer, and when staff ask ("check now").
+    pub async fn reconcile(&self) -> Result<(), DeskError> {
+        let payments = self.reconcile_payments().await?;
+        let appointments = self.reconcile_appointments().await?;
+        let released = self.expire_unpaid_holds().await?;
+        if payments.checked + payments.failed + appointments.failed + released > 0 {
+            tracing::info!(
+                payments_checked = payments.checked,
+                payments_failed = payments.failed,
+                appointments_checked = appointments.checked,
+                appointments_failed = appointments.failed,
+                holds_released = released,
+                "reconciled"
+            );
+        }
+        Ok(())
+    }
+
     /// Reconciles on start and then every `every`, until the task is dropped.
     pub async fn run_reconciler(self: Arc<Self>, every: Duration) {
         loop {
-            match self.reconcile_payments().await {
-                Ok(r) if r.checked + r.failed > 0 => {
-                    tracing::info!(
-                        checked = r.checked,
-                        failed = r.failed,
-                        "reconciled payments"
-                    );
-                }
-                Ok(_) => {}
-                Err(e) => tracing::warn!(code = ?e.code(), "reconcile pass failed"),
+            if let Err(e) = self.reconcile().await {
+                tracing::warn!(code = ?e.code(), "reconcile pass failed");
             }
             tokio::time::sleep(every).await;
         }
+    }
+}
+
+/// An appointment read from GHL's API in the shape its webhooks carry.
+pub(crate) fn as_event(a: &RemoteAppointment) -> WebhookAppointment {
+    let at = |t: chrono::DateTime<chrono::Utc>| t.to_rfc3339_opts(SecondsFormat::Millis, true);
+    WebhookAppointment {
+        id: Some(a.ghl_id.clone()),
+        title: Some(a.title.clone()),
+        calendar_id: Some(a.calendar_id.clone()).filter(|c| !c.is_empty()),
+        contact_id: a.contact_id.clone(),
+        appointment_status: Some(a.status.clone()),
+        assigned_user_id: a.assigned_user_id.clone(),
+        notes: a.notes.clone(),
+        start_time: Some(at(a.starts_at)),
+        end_time: Some(at(a.ends_at)),
+        date_added: a.date_added.clone(),
+        date_updated: a.date_updated.clone(),
+        ..WebhookAppointment::default()
     }
 }

@@ -22,17 +22,38 @@ struct World {
 
 async fn world(db: TestDb) -> World {
     let sandbox = Sandbox::start(SandboxConfig::demo()).await.unwrap();
-    let c = sandbox.config().clone();
-    let ghl = ghl::Client::new(ghl::ClientConfig::new(
+    let (desk, events) = desk_on(&sandbox, &db, None);
+    World {
+        desk: Arc::new(desk),
+        sandbox,
+        events,
+        _db: db,
+    }
+}
+
+fn ghl_client(sandbox: &Sandbox) -> ghl::Client {
+    ghl::Client::new(ghl::ClientConfig::new(
         sandbox.ghl_base_url(),
-        SecretString::from(c.ghl_access_token.clone()),
+        SecretString::from(sandbox.config().ghl_access_token.clone()),
     ))
-    .unwrap();
-    let mp = mercadopago::Client::new(mercadopago::ClientConfig::new(
+    .unwrap()
+}
+
+fn mp_client(sandbox: &Sandbox) -> mercadopago::Client {
+    mercadopago::Client::new(mercadopago::ClientConfig::new(
         sandbox.mp_base_url(),
-        SecretString::from(c.mp_access_token.clone()),
+        SecretString::from(sandbox.config().mp_access_token.clone()),
     ))
-    .unwrap();
+    .unwrap()
+}
+
+/// A desk on the sandbox and `db`; `unpaid_hold` as the clinic set it.
+fn desk_on(
+    sandbox: &Sandbox,
+    db: &TestDb,
+    unpaid_hold: Option<std::time::Duration>,
+) -> (Desk, broadcast::Receiver<DeskEvent>) {
+    let c = sandbox.config().clone();
     let (tx, rx) = broadcast::channel(16);
     let clinic = ClinicConfig {
         location_id: c.location_id.clone(),
@@ -43,20 +64,16 @@ async fn world(db: TestDb) -> World {
         public_webhook_url: None,
         link_ttl: std::time::Duration::from_secs(3600),
         after_payment: desk::config::AfterPayment::default(),
+        unpaid_hold,
     };
     let desk = Desk::new(
         Arc::new(db.store.clone()),
-        Arc::new(ghl),
-        Arc::new(mp),
+        Arc::new(ghl_client(sandbox)),
+        Arc::new(mp_client(sandbox)),
         Arc::new(BroadcastEvents(tx)),
         clinic,
     );
-    World {
-        desk: Arc::new(desk),
-        sandbox,
-        events: rx,
-        _db: db,
-    }
+    (desk, rx)
 }
 
 /// Tomorrow at `hh:mm` in Lima, on the Consulta general grid.
@@ -105,6 +122,14 @@ on_both_databases!(
     a_rejected_attempt_leaves_the_charge_open,
     the_reconciler_finds_a_payment_whose_webhook_never_came,
     a_paid_charge_closes_its_link_and_tags_and_notes_the_contact_once,
+    cancelling_an_unpaid_booking_cancels_in_ghl_and_the_link_can_no_longer_be_paid,
+    cancelling_a_paid_booking_needs_a_refund_decision_and_changes_nothing_without_one,
+    a_full_refund_on_cancel_is_made_once_however_often_it_is_asked,
+    a_partial_refund_is_bounded_by_what_was_paid,
+    declining_a_refund_keeps_the_money_and_says_so_in_the_audit,
+    the_unpaid_hold_releases_only_bookings_nobody_paid,
+    the_reconciler_imports_cancels_and_deletes_what_ghl_changed_without_webhooks,
+    an_edit_reschedules_in_ghl_and_a_cancel_by_edit_expires_the_link,
 );
 
 async fn a_booking_creates_the_appointment_and_an_open_link(w: World) {
@@ -401,5 +426,421 @@ async fn a_paid_charge_closes_its_link_and_tags_and_notes_the_contact_once(w: Wo
             .pay_preference(&pref, PayRequest::default())
             .await
             .is_err()
+    );
+}
+
+/// Books at `hh`:00 tomorrow, pays it at the sandbox, and applies the payment.
+async fn paid_booking(w: &World, key: &str, hh: u32) -> (String, desk::Charge, i64) {
+    let view = w.desk.create_booking(request(key, hh)).await.unwrap();
+    let charge = w.desk.charge(&view.charge.unwrap().id).await.unwrap();
+    let paid = w
+        .sandbox
+        .pay_preference(
+            charge.preference_id.as_deref().unwrap(),
+            PayRequest::default(),
+        )
+        .await
+        .unwrap();
+    w.desk.sync_payment(paid.payment_id).await.unwrap();
+    let charge = w.desk.charge(&charge.id).await.unwrap();
+    assert_eq!(charge.status, desk::ChargeStatus::Paid);
+    (view.id, charge, paid.payment_id)
+}
+
+async fn ghl_status(w: &World, ghl_id: &str) -> String {
+    ghl_client(&w.sandbox)
+        .get_appointment(ghl_id)
+        .await
+        .unwrap()
+        .appointment_status
+        .unwrap()
+}
+
+async fn refunds_at_mp(w: &World, payment_id: i64) -> Vec<mercadopago::Refund> {
+    mp_client(&w.sandbox)
+        .list_refunds(payment_id)
+        .await
+        .unwrap()
+}
+
+async fn cancelling_an_unpaid_booking_cancels_in_ghl_and_the_link_can_no_longer_be_paid(w: World) {
+    let view = w.desk.create_booking(request("c-unpaid", 9)).await.unwrap();
+    let ghl_id = view.ghl_id.clone().unwrap();
+    let charge = w.desk.charge(&view.charge.unwrap().id).await.unwrap();
+    let after = w.desk.cancel_booking(&view.id, None, "desk").await.unwrap();
+    assert_eq!(after.status, "cancelled");
+    assert_eq!(ghl_status(&w, &ghl_id).await, "cancelled");
+    assert_eq!(
+        w.desk.charge(&charge.id).await.unwrap().status,
+        desk::ChargeStatus::Cancelled
+    );
+    assert!(
+        w.sandbox
+            .pay_preference(
+                charge.preference_id.as_deref().unwrap(),
+                PayRequest::default()
+            )
+            .await
+            .is_err(),
+        "the expired link refuses payment"
+    );
+    // A second cancel is harmless and sends nothing more to GHL.
+    let puts = || {
+        w.sandbox
+            .ghl_requests()
+            .iter()
+            .filter(|r| r.method == "PUT")
+            .count()
+    };
+    let before = puts();
+    w.desk.cancel_booking(&view.id, None, "desk").await.unwrap();
+    assert_eq!(puts(), before);
+}
+
+async fn cancelling_a_paid_booking_needs_a_refund_decision_and_changes_nothing_without_one(
+    w: World,
+) {
+    let (booking_id, charge, payment_id) = paid_booking(&w, "c-nodecision", 10).await;
+    let ghl_id = w
+        .desk
+        .store()
+        .booking(&booking_id)
+        .await
+        .unwrap()
+        .unwrap()
+        .ghl_id
+        .unwrap();
+    let err = w
+        .desk
+        .cancel_booking(&booking_id, None, "desk")
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), ErrorCode::Validation);
+    assert_eq!(err.field(), Some("refund"));
+    assert_ne!(ghl_status(&w, &ghl_id).await, "cancelled");
+    let booking = w.desk.store().booking(&booking_id).await.unwrap().unwrap();
+    assert_ne!(booking.status, "cancelled");
+    assert_eq!(
+        w.desk.charge(&charge.id).await.unwrap().version,
+        charge.version
+    );
+    // A refund larger than the payment is refused the same way, before anything changes.
+    let err = w
+        .desk
+        .cancel_booking(
+            &booking_id,
+            Some(desk::RefundDecision::Partial("80.01".into())),
+            "desk",
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(err.field(), Some("refund"));
+    assert_ne!(ghl_status(&w, &ghl_id).await, "cancelled");
+    assert!(refunds_at_mp(&w, payment_id).await.is_empty());
+}
+
+async fn a_full_refund_on_cancel_is_made_once_however_often_it_is_asked(w: World) {
+    let (booking_id, charge, payment_id) = paid_booking(&w, "c-full", 11).await;
+    for _ in 0..3 {
+        w.desk
+            .cancel_booking(&booking_id, Some(desk::RefundDecision::Full), "desk")
+            .await
+            .unwrap();
+        w.desk.drain_outbox().await.unwrap();
+    }
+    let refunds = refunds_at_mp(&w, payment_id).await;
+    assert_eq!(refunds.len(), 1, "refunded once");
+    assert_eq!(refunds[0].amount, Decimal::from_str("80.00").unwrap());
+    assert_eq!(
+        w.desk.charge(&charge.id).await.unwrap().status,
+        desk::ChargeStatus::Refunded
+    );
+    let booking = w.desk.store().booking(&booking_id).await.unwrap().unwrap();
+    assert_eq!(booking.status, "cancelled");
+    let audit = w.desk.store().audit_of("charge", &charge.id).await.unwrap();
+    assert_eq!(
+        audit
+            .iter()
+            .filter(|a| a.action == "charge.refund_requested")
+            .count(),
+        1
+    );
+    // Refunding again through the other door is refused: nothing is left.
+    let err = w
+        .desk
+        .refund_charge(&charge.id, desk::RefundDecision::Full, "desk")
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), ErrorCode::Conflict);
+    assert_eq!(refunds_at_mp(&w, payment_id).await.len(), 1);
+}
+
+async fn a_partial_refund_is_bounded_by_what_was_paid(w: World) {
+    let (booking_id, charge, payment_id) = paid_booking(&w, "c-partial", 12).await;
+    for bad in ["0", "-5", "abc", "80.001", "1e3"] {
+        let err = w
+            .desk
+            .cancel_booking(
+                &booking_id,
+                Some(desk::RefundDecision::Partial(bad.into())),
+                "desk",
+            )
+            .await
+            .unwrap_err();
+        assert_eq!(err.field(), Some("refund"), "{bad}");
+    }
+    assert!(refunds_at_mp(&w, payment_id).await.is_empty());
+    w.desk
+        .cancel_booking(
+            &booking_id,
+            Some(desk::RefundDecision::Partial("30.00".into())),
+            "desk",
+        )
+        .await
+        .unwrap();
+    let refunds = refunds_at_mp(&w, payment_id).await;
+    assert_eq!(refunds.len(), 1);
+    assert_eq!(refunds[0].amount, Decimal::from_str("30.00").unwrap());
+    assert_eq!(
+        w.desk.charge(&charge.id).await.unwrap().status,
+        desk::ChargeStatus::PartiallyRefunded
+    );
+    let stored = w.desk.store().payments_of_charge(&charge.id).await.unwrap();
+    assert_eq!(
+        stored[0].amount_refunded,
+        Decimal::from_str("30.00").unwrap()
+    );
+}
+
+async fn declining_a_refund_keeps_the_money_and_says_so_in_the_audit(w: World) {
+    let (booking_id, charge, payment_id) = paid_booking(&w, "c-none", 13).await;
+    let view = w
+        .desk
+        .cancel_booking(&booking_id, Some(desk::RefundDecision::None), "desk")
+        .await
+        .unwrap();
+    assert_eq!(view.status, "cancelled");
+    assert_eq!(
+        w.desk.charge(&charge.id).await.unwrap().status,
+        desk::ChargeStatus::Paid
+    );
+    assert!(refunds_at_mp(&w, payment_id).await.is_empty());
+    let audit = w.desk.store().audit_of("charge", &charge.id).await.unwrap();
+    assert!(audit.iter().any(|a| a.action == "charge.refund_declined"));
+}
+
+async fn the_unpaid_hold_releases_only_bookings_nobody_paid(w: World) {
+    let unpaid = w.desk.create_booking(request("h-unpaid", 9)).await.unwrap();
+    let (paid_id, _, _) = paid_booking(&w, "h-paid", 10).await;
+    // Paid at MP, but the webhook never came: the hold must find it before releasing.
+    let quiet = w.desk.create_booking(request("h-quiet", 11)).await.unwrap();
+    let quiet_charge = w.desk.charge(&quiet.charge.unwrap().id).await.unwrap();
+    w.sandbox
+        .pay_preference(
+            quiet_charge.preference_id.as_deref().unwrap(),
+            PayRequest::default(),
+        )
+        .await
+        .unwrap();
+
+    // The same store, seen by a desk whose clinic holds unpaid bookings for 1 ms.
+    let (held, _) = desk_on(
+        &w.sandbox,
+        &w._db,
+        Some(std::time::Duration::from_millis(1)),
+    );
+    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    // The desk without a hold releases nothing.
+    assert_eq!(w.desk.expire_unpaid_holds().await.unwrap(), 0);
+    assert_eq!(held.expire_unpaid_holds().await.unwrap(), 1);
+
+    let unpaid_charge = w
+        .desk
+        .charge(&unpaid.charge.clone().unwrap().id)
+        .await
+        .unwrap();
+    assert_eq!(unpaid_charge.status, desk::ChargeStatus::Expired);
+    assert_eq!(
+        ghl_status(&w, unpaid.ghl_id.as_deref().unwrap()).await,
+        "cancelled"
+    );
+    assert!(
+        w.sandbox
+            .pay_preference(
+                unpaid_charge.preference_id.as_deref().unwrap(),
+                PayRequest::default()
+            )
+            .await
+            .is_err()
+    );
+    assert_eq!(
+        w.desk.charge(&quiet_charge.id).await.unwrap().status,
+        desk::ChargeStatus::Paid
+    );
+    for id in [&paid_id, &quiet.id] {
+        let b = w.desk.store().booking(id).await.unwrap().unwrap();
+        assert_ne!(b.status, "cancelled");
+    }
+    // Nothing left to release.
+    assert_eq!(held.expire_unpaid_holds().await.unwrap(), 0);
+}
+
+async fn the_reconciler_imports_cancels_and_deletes_what_ghl_changed_without_webhooks(w: World) {
+    let other_desk = ghl_client(&w.sandbox);
+    let c = w.sandbox.config().clone();
+    let contact = other_desk
+        .upsert_contact(&ghl::ContactUpsert {
+            location_id: c.location_id.clone(),
+            name: Some("Walk-in".into()),
+            phone: Some("+51 900 000 111".into()),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .contact
+        .id;
+    let lima = chrono_tz::America::Lima;
+    let outside = other_desk
+        .create_appointment(&ghl::NewAppointment {
+            calendar_id: seed::CONSULTA_GENERAL_CALENDAR_ID.into(),
+            location_id: c.location_id.clone(),
+            contact_id: contact,
+            start_time: ghl::client::format_slot_time(&tomorrow_at(15, 0).with_timezone(&lima)),
+            end_time: ghl::client::format_slot_time(&tomorrow_at(15, 30).with_timezone(&lima)),
+            title: Some("Control - Walk-in".into()),
+            appointment_status: "confirmed".into(),
+            assigned_user_id: None,
+            ignore_free_slot_validation: false,
+        })
+        .await
+        .unwrap();
+    let ours = w.desk.create_booking(request("r-ours", 9)).await.unwrap();
+    let ours_charge = w.desk.charge(&ours.charge.unwrap().id).await.unwrap();
+
+    let pass = w.desk.reconcile_appointments().await.unwrap();
+    assert_eq!(pass.failed, 0);
+    let imported = w
+        .desk
+        .store()
+        .booking_by_ghl_id(&outside.id)
+        .await
+        .unwrap()
+        .expect("imported");
+    assert_eq!(imported.source, "ghl");
+    assert_eq!(imported.title, "Control - Walk-in");
+    assert_eq!(imported.starts_at, tomorrow_at(15, 0));
+    // A second pass changes nothing.
+    w.desk.reconcile_appointments().await.unwrap();
+    let again = w
+        .desk
+        .store()
+        .booking_by_ghl_id(&outside.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(again.version, imported.version);
+
+    // Cancelled and deleted in GHL, with no webhook to say so.
+    other_desk
+        .cancel_appointment(ours.ghl_id.as_deref().unwrap())
+        .await
+        .unwrap();
+    other_desk.delete_appointment(&outside.id).await.unwrap();
+    w.desk.reconcile_appointments().await.unwrap();
+    w.desk.drain_outbox().await.unwrap();
+    let ours_now = w.desk.store().booking(&ours.id).await.unwrap().unwrap();
+    assert_eq!(ours_now.status, "cancelled");
+    assert_eq!(
+        w.desk.charge(&ours_charge.id).await.unwrap().status,
+        desk::ChargeStatus::Cancelled,
+        "the unpaid link of a booking cancelled in GHL is expired"
+    );
+    let gone = w
+        .desk
+        .store()
+        .booking_by_ghl_id(&outside.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(gone.status, "deleted");
+}
+
+async fn an_edit_reschedules_in_ghl_and_a_cancel_by_edit_expires_the_link(w: World) {
+    let view = w.desk.create_booking(request("e-1", 9)).await.unwrap();
+    let ghl_id = view.ghl_id.clone().unwrap();
+    let (booking, remote) = w
+        .desk
+        .edit_appointment(
+            &ghl_id,
+            desk::AppointmentEdit {
+                starts_at: Some(tomorrow_at(16, 0)),
+                ends_at: Some(tomorrow_at(16, 30)),
+                notes: Some("trae sus análisis".into()),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(booking.starts_at, tomorrow_at(16, 0));
+    assert_eq!(remote.starts_at, tomorrow_at(16, 0));
+    assert_eq!(booking.notes.as_deref(), Some("trae sus análisis"));
+    let at_ghl = ghl_client(&w.sandbox)
+        .get_appointment(&ghl_id)
+        .await
+        .unwrap();
+    assert!(at_ghl.start_time.unwrap().ends_with("T16:00:00-05:00"));
+
+    // Invalid edits send nothing.
+    let puts = || {
+        w.sandbox
+            .ghl_requests()
+            .iter()
+            .filter(|r| r.method == "PUT")
+            .count()
+    };
+    let before = puts();
+    for (edit, field) in [
+        (
+            desk::AppointmentEdit {
+                status: Some("borrada".into()),
+                ..Default::default()
+            },
+            "appointmentStatus",
+        ),
+        (
+            desk::AppointmentEdit {
+                ends_at: Some(tomorrow_at(8, 0)),
+                ..Default::default()
+            },
+            "endTime",
+        ),
+        (
+            desk::AppointmentEdit {
+                title: Some(" ".into()),
+                ..Default::default()
+            },
+            "title",
+        ),
+    ] {
+        let err = w.desk.edit_appointment(&ghl_id, edit).await.unwrap_err();
+        assert_eq!(err.field(), Some(field));
+    }
+    assert_eq!(puts(), before);
+
+    let charge_id = view.charge.unwrap().id;
+    w.desk
+        .edit_appointment(
+            &ghl_id,
+            desk::AppointmentEdit {
+                status: Some("cancelled".into()),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    w.desk.drain_outbox().await.unwrap();
+    assert_eq!(
+        w.desk.charge(&charge_id).await.unwrap().status,
+        desk::ChargeStatus::Cancelled
     );
 }

@@ -4,14 +4,14 @@
 //! `Idempotency-Key` books once, and an MP failure is never reported as a created link.
 
 use axum::body::Bytes;
-use axum::extract::{Request, State};
+use axum::extract::{Path, Query, Request, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post, put};
 use axum::{Json, Router};
 use desk::model::{Booking, Charge, ChargeStatus};
-use desk::{CreateBooking, Desk, DeskError};
+use desk::{AppointmentEdit, CreateBooking, Desk, DeskError, RefundDecision};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use serde_json::value::RawValue;
@@ -34,6 +34,14 @@ pub struct CompatState {
 pub fn router(state: CompatState) -> Router {
     Router::new()
         .route("/api/appointments/create/", post(create_appointment))
+        .route(
+            "/api/appointments/update/{ghl_id}/",
+            put(update_appointment),
+        )
+        .route(
+            "/api/appointments/delete/{ghl_id}/",
+            delete(delete_appointment),
+        )
         .route("/api/appointments/appointments/", get(list_appointments))
         .route("/api/payments/create/", post(create_payment))
         .route("/api/payments/", get(list_payments))
@@ -260,6 +268,136 @@ async fn create_appointment(
         // The appointment exists; the link is retried by the outbox. Say so, never 201.
         out["message"] = json!("Cita creada; el link de pago está pendiente y se reintentará.");
         (StatusCode::ACCEPTED, Json(out)).into_response()
+    }
+}
+
+/// A GHL id from the path: GHL's ids are short and alphanumeric.
+fn ghl_id_of(raw: &str) -> Result<String, Refusal> {
+    let ok = !raw.is_empty()
+        && raw.len() <= 64
+        && raw
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    if ok {
+        Ok(raw.to_string())
+    } else {
+        Err(Refusal(
+            StatusCode::BAD_REQUEST,
+            json!({ "error": "ghl_id no es válido", "field": "ghl_id" }),
+        ))
+    }
+}
+
+/// An optional text field of a JSON object; any other type is refused naming the field.
+fn text_field(
+    body: &serde_json::Map<String, Value>,
+    field: &str,
+) -> Result<Option<String>, Refusal> {
+    match body.get(field) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s.clone())),
+        Some(_) => Err(Refusal(
+            StatusCode::BAD_REQUEST,
+            json!({ "error": format!("{field} debe ser texto"), "field": field }),
+        )),
+    }
+}
+
+/// GHL's appointment JSON, as the seed answered an update with it.
+fn ghl_appointment_json(a: &desk::ports::RemoteAppointment, location_id: &str) -> Value {
+    let at =
+        |t: chrono::DateTime<chrono::Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    json!({
+        "id": a.ghl_id,
+        "locationId": location_id,
+        "calendarId": a.calendar_id,
+        "contactId": a.contact_id,
+        "title": a.title,
+        "appointmentStatus": a.status,
+        "assignedUserId": a.assigned_user_id,
+        "notes": a.notes,
+        "startTime": at(a.starts_at),
+        "endTime": at(a.ends_at),
+        "dateAdded": a.date_added,
+        "dateUpdated": a.date_updated,
+    })
+}
+
+async fn update_appointment(
+    State(state): State<CompatState>,
+    Path(raw_id): Path<String>,
+    body: Bytes,
+) -> Response {
+    let ghl_id = match ghl_id_of(&raw_id) {
+        Ok(id) => id,
+        Err(r) => return r.into_response(),
+    };
+    let fields: serde_json::Map<String, Value> = match parse_body(&body) {
+        Ok(f) => f,
+        Err(r) => return r.into_response(),
+    };
+    let edit = (|| -> Result<AppointmentEdit, Refusal> {
+        let time = |field: &str| -> Result<Option<chrono::DateTime<chrono::Utc>>, Refusal> {
+            text_field(&fields, field)?
+                .map(|t| instant(field, &t))
+                .transpose()
+        };
+        Ok(AppointmentEdit {
+            title: text_field(&fields, "title")?,
+            status: text_field(&fields, "appointmentStatus")?,
+            starts_at: time("startTime")?,
+            ends_at: time("endTime")?,
+            assigned_user_id: text_field(&fields, "assignedUserId")?,
+            notes: text_field(&fields, "notes")?,
+        })
+    })();
+    let edit = match edit {
+        Ok(e) if e == AppointmentEdit::default() => {
+            return (
+                StatusCode::BAD_REQUEST,
+                Json(json!({ "error": "Nada que actualizar." })),
+            )
+                .into_response();
+        }
+        Ok(e) => e,
+        Err(r) => return r.into_response(),
+    };
+    match state.desk.edit_appointment(&ghl_id, edit).await {
+        Ok((_, remote)) => Json(ghl_appointment_json(
+            &remote,
+            &state.desk.clinic().location_id,
+        ))
+        .into_response(),
+        Err(e) => desk_error(e),
+    }
+}
+
+#[derive(Deserialize)]
+struct DeleteQuery {
+    /// `none`, `full` or an amount: what to refund when the appointment was paid.
+    refund: Option<String>,
+}
+
+async fn delete_appointment(
+    State(state): State<CompatState>,
+    Path(raw_id): Path<String>,
+    query: Result<Query<DeleteQuery>, axum::extract::rejection::QueryRejection>,
+) -> Response {
+    let ghl_id = match ghl_id_of(&raw_id) {
+        Ok(id) => id,
+        Err(r) => return r.into_response(),
+    };
+    let Ok(Query(query)) = query else {
+        return error(StatusCode::BAD_REQUEST, "Parámetros inválidos.");
+    };
+    let decision = match query.refund.as_deref().map(RefundDecision::parse) {
+        None => None,
+        Some(Ok(d)) => Some(d),
+        Some(Err(e)) => return desk_error(e),
+    };
+    match state.desk.cancel_by_ghl_id(&ghl_id, decision).await {
+        Ok(_) => Json(json!({ "message": "Cita cancelada correctamente" })).into_response(),
+        Err(e) => desk_error(e),
     }
 }
 

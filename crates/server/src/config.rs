@@ -140,7 +140,15 @@ pub fn host_config(
             reason: "at least 10 seconds".into(),
         });
     }
+    let hold_minutes: u64 = parse(s, "UNPAID_HOLD_MINUTES", 0)?;
+    if hold_minutes > 7 * 24 * 60 {
+        return Err(ConfigError::Invalid {
+            name: "UNPAID_HOLD_MINUTES",
+            reason: "at most 10080 (a week); 0 turns the hold off".into(),
+        });
+    }
     Ok(HostConfig {
+        unpaid_hold: (hold_minutes > 0).then(|| Duration::from_secs(hold_minutes * 60)),
         database_url: database_url(s),
         data_dir,
         listen_addr,
@@ -247,6 +255,8 @@ mod tests {
             ("CLINIC_TIMEZONE", "Mars/Olympus"),
             ("PUBLIC_WEBHOOK_URL", "http://x.ngrok.app"),
             ("RECONCILE_INTERVAL_SECS", "1"),
+            ("UNPAID_HOLD_MINUTES", "-5"),
+            ("UNPAID_HOLD_MINUTES", "20000"),
         ] {
             let mut m = complete();
             m.insert(name, value);

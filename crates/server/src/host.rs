@@ -47,6 +47,8 @@ pub struct HostConfig {
     pub ghl_webhook_public_keys: Option<String>,
     /// What a paid charge does in the providers (`PAID_*` settings).
     pub after_payment: desk::config::AfterPayment,
+    /// `UNPAID_HOLD_MINUTES`: cancel bookings left unpaid this long; `None` never does.
+    pub unpaid_hold: Option<Duration>,
 }
 
 /// Default reconcile interval: often enough that a lost webhook costs minutes, gently enough
@@ -124,6 +126,7 @@ impl Host {
             link_ttl: Duration::from_secs(24 * 3600),
             reconcile_every: DEFAULT_RECONCILE_EVERY,
             after_payment: desk::config::AfterPayment::default(),
+            unpaid_hold: None,
             ghl_webhook_public_keys: Some(format!(
                 "{}\n{}",
                 sandbox::SANDBOX_GHL_ED25519_PUBLIC_KEY_PEM,
@@ -172,6 +175,7 @@ impl Host {
             public_webhook_url: config.public_webhook_url.clone(),
             link_ttl: config.link_ttl,
             after_payment: config.after_payment.clone(),
+            unpaid_hold: config.unpaid_hold,
         };
         let desk = Arc::new(Desk::new(
             store,

@@ -81,6 +81,26 @@ impl Api {
         )
     }
 
+    async fn send(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<&Value>,
+    ) -> (u16, Value) {
+        let mut req = self
+            .http
+            .request(method, format!("{}{path}", self.base))
+            .bearer_auth(TOKEN);
+        if let Some(b) = body {
+            req = req.json(b);
+        }
+        let resp = req.send().await.unwrap();
+        (
+            resp.status().as_u16(),
+            resp.json().await.unwrap_or(Value::Null),
+        )
+    }
+
     async fn get(&self, path: &str) -> (u16, Value) {
         let resp = self
             .http
@@ -104,6 +124,8 @@ async fn every_endpoint_needs_the_bearer_token() {
         ("GET", "/api/appointments/appointments/"),
         ("POST", "/api/payments/create/"),
         ("GET", "/api/payments/"),
+        ("PUT", "/api/appointments/update/abc/"),
+        ("DELETE", "/api/appointments/delete/abc/"),
     ] {
         let url = format!("{}{path}", api.base);
         let m = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
@@ -260,4 +282,164 @@ async fn payments_list_uses_mp_words_and_a_second_link_is_a_conflict() {
     let (_, list) = api.get("/api/payments/").await;
     assert_eq!(list[0]["status"], json!("approved"));
     assert_eq!(list[0]["payment_id"], json!(paid.payment_id));
+}
+
+#[tokio::test]
+async fn update_reschedules_in_ghl_and_answers_ghl_appointment_json() {
+    let api = start().await;
+    let (status, created) = api
+        .post("/api/appointments/create/", &appointment(9), None)
+        .await;
+    assert_eq!(status, 201, "{created}");
+    let ghl_id = created["ghl_id"].as_str().unwrap().to_string();
+    let path = format!("/api/appointments/update/{ghl_id}/");
+    let (status, body) = api
+        .send(
+            reqwest::Method::PUT,
+            &path,
+            Some(&json!({
+                "startTime": tomorrow(11, 0),
+                "endTime": tomorrow(11, 30),
+                "title": "Control reprogramado",
+                "notes": "llega tarde"
+            })),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["id"], ghl_id);
+    assert_eq!(body["title"], "Control reprogramado");
+    assert_eq!(body["calendarId"], seed::CONSULTA_GENERAL_CALENDAR_ID);
+    assert_eq!(
+        chrono::DateTime::parse_from_rfc3339(body["startTime"].as_str().unwrap()).unwrap(),
+        chrono::DateTime::parse_from_rfc3339(&tomorrow(11, 0)).unwrap()
+    );
+    let (_, list) = api.get("/api/appointments/appointments/").await;
+    let row = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["ghl_id"] == ghl_id)
+        .unwrap()
+        .clone();
+    assert_eq!(row["title"], "Control reprogramado");
+    assert_eq!(row["notes"], "llega tarde");
+
+    // Wrong types, unknown statuses, nothing to change, unknown and malformed ids.
+    for (body, want, field) in [
+        (json!({ "title": 5 }), 400, Some("title")),
+        (
+            json!({ "appointmentStatus": "borrada" }),
+            400,
+            Some("appointmentStatus"),
+        ),
+        (json!({ "startTime": "mañana" }), 400, Some("startTime")),
+        (json!({ "endTime": tomorrow(8, 0) }), 400, Some("endTime")),
+        (json!({}), 400, None),
+    ] {
+        let (status, answer) = api.send(reqwest::Method::PUT, &path, Some(&body)).await;
+        assert_eq!(status, want, "{body} -> {answer}");
+        if let Some(f) = field {
+            assert_eq!(answer["field"], f, "{body} -> {answer}");
+        }
+    }
+    let (status, _) = api
+        .send(
+            reqwest::Method::PUT,
+            "/api/appointments/update/unknown123/",
+            Some(&json!({ "title": "x" })),
+        )
+        .await;
+    assert_eq!(status, 404);
+    let (status, answer) = api
+        .send(
+            reqwest::Method::PUT,
+            "/api/appointments/update/a'%20OR%201=1/",
+            Some(&json!({ "title": "x" })),
+        )
+        .await;
+    assert_eq!(status, 400);
+    assert_eq!(answer["field"], "ghl_id");
+    api.host.shutdown().await;
+}
+
+#[tokio::test]
+async fn delete_cancels_expires_the_link_and_a_paid_one_refunds_only_when_asked() {
+    let api = start().await;
+    let (_, unpaid) = api
+        .post("/api/appointments/create/", &appointment(9), None)
+        .await;
+    let unpaid_id = unpaid["ghl_id"].as_str().unwrap().to_string();
+    let (status, body) = api
+        .send(
+            reqwest::Method::DELETE,
+            &format!("/api/appointments/delete/{unpaid_id}/"),
+            None,
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["message"], "Cita cancelada correctamente");
+    let sandbox = api.host.sandbox.as_ref().unwrap();
+    assert!(
+        sandbox
+            .pay_preference(
+                unpaid["payment_preference_id"].as_str().unwrap(),
+                PayRequest::default()
+            )
+            .await
+            .is_err(),
+        "a cancelled appointment's link can no longer be paid"
+    );
+
+    // A paid one: cancelled without a refund unless the caller asks for one.
+    let (_, paid) = api
+        .post("/api/appointments/create/", &appointment(10), None)
+        .await;
+    let paid_id = paid["ghl_id"].as_str().unwrap().to_string();
+    let payment = sandbox
+        .pay_preference(
+            paid["payment_preference_id"].as_str().unwrap(),
+            PayRequest::default(),
+        )
+        .await
+        .unwrap();
+    api.host
+        .desk
+        .sync_payment(payment.payment_id)
+        .await
+        .unwrap();
+    let (status, answer) = api
+        .send(
+            reqwest::Method::DELETE,
+            &format!("/api/appointments/delete/{paid_id}/?refund=999.00"),
+            None,
+        )
+        .await;
+    assert_eq!(status, 400, "{answer}");
+    assert_eq!(answer["field"], "refund");
+    let (status, _) = api
+        .send(
+            reqwest::Method::DELETE,
+            &format!("/api/appointments/delete/{paid_id}/?refund=full"),
+            None,
+        )
+        .await;
+    assert_eq!(status, 200);
+    let (_, payments) = api.get("/api/payments/").await;
+    let row = payments
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["appointment_ghl_id"] == paid_id)
+        .unwrap()
+        .clone();
+    assert_eq!(row["status"], "refunded");
+    let (status, _) = api
+        .send(
+            reqwest::Method::DELETE,
+            "/api/appointments/delete/unknown123/",
+            None,
+        )
+        .await;
+    assert_eq!(status, 404);
+    api.host.shutdown().await;
 }
