@@ -130,6 +130,7 @@ on_both_databases!(
     the_unpaid_hold_releases_only_bookings_nobody_paid,
     the_reconciler_imports_cancels_and_deletes_what_ghl_changed_without_webhooks,
     an_edit_reschedules_in_ghl_and_a_cancel_by_edit_expires_the_link,
+    a_refund_whose_answer_is_lost_or_refused_is_retried_and_made_once,
 );
 
 async fn a_booking_creates_the_appointment_and_an_open_link(w: World) {
@@ -842,5 +843,82 @@ async fn an_edit_reschedules_in_ghl_and_a_cancel_by_edit_expires_the_link(w: Wor
     assert_eq!(
         w.desk.charge(&charge_id).await.unwrap().status,
         desk::ChargeStatus::Cancelled
+    );
+}
+
+/// Every unfinished outbox row due now, as if its backoff had run out.
+async fn outbox_due_now(w: &World) {
+    let past = Utc::now() - Duration::seconds(1);
+    for item in w.desk.store().pending_outbox(100).await.unwrap() {
+        let error = item.last_error.clone().unwrap_or_default();
+        w.desk
+            .store()
+            .fail_outbox(&item.id, &error, past)
+            .await
+            .unwrap();
+    }
+}
+
+async fn a_refund_whose_answer_is_lost_or_refused_is_retried_and_made_once(w: World) {
+    use sandbox::{Fault, FaultKind};
+    // MP makes the refund but the answer is cut in half: the outcome is unknown here.
+    let (lost_id, lost_charge, lost_payment) = paid_booking(&w, "f-lost", 9).await;
+    w.sandbox
+        .inject(Fault::new("mp.refunds.create", FaultKind::TruncatedBody).once());
+    w.desk
+        .cancel_booking(
+            &lost_id,
+            Some(desk::RefundDecision::Partial("20.00".into())),
+            "desk",
+        )
+        .await
+        .unwrap();
+    let owed = w.desk.store().pending_outbox(10).await.unwrap();
+    assert_eq!(owed.len(), 1, "the refund is still owed: {owed:?}");
+    assert!(owed[0].last_error.is_some());
+    assert_eq!(refunds_at_mp(&w, lost_payment).await.len(), 1);
+    // Tried again (same key): MP answers with the refund it already made.
+    for _ in 0..2 {
+        outbox_due_now(&w).await;
+        w.desk.drain_outbox().await.unwrap();
+    }
+    assert!(w.desk.store().pending_outbox(10).await.unwrap().is_empty());
+    let refunds = refunds_at_mp(&w, lost_payment).await;
+    assert_eq!(refunds.len(), 1, "refunded once");
+    assert_eq!(refunds[0].amount, Decimal::from_str("20.00").unwrap());
+    assert_eq!(
+        w.desk.charge(&lost_charge.id).await.unwrap().status,
+        desk::ChargeStatus::PartiallyRefunded
+    );
+
+    // MP refuses with 500 twice (more than the client's own retries within one attempt).
+    let (busy_id, busy_charge, busy_payment) = paid_booking(&w, "f-busy", 10).await;
+    w.sandbox.inject(
+        Fault::new(
+            "mp.refunds.create",
+            FaultKind::Status {
+                status: 500,
+                retry_after_secs: None,
+            },
+        )
+        .times(8),
+    );
+    w.desk
+        .cancel_booking(&busy_id, Some(desk::RefundDecision::Full), "desk")
+        .await
+        .unwrap();
+    assert!(refunds_at_mp(&w, busy_payment).await.is_empty());
+    assert_eq!(
+        w.desk.charge(&busy_charge.id).await.unwrap().status,
+        desk::ChargeStatus::Paid,
+        "nothing refunded yet, nothing pretended"
+    );
+    w.sandbox.clear_faults();
+    outbox_due_now(&w).await;
+    w.desk.drain_outbox().await.unwrap();
+    assert_eq!(refunds_at_mp(&w, busy_payment).await.len(), 1);
+    assert_eq!(
+        w.desk.charge(&busy_charge.id).await.unwrap().status,
+        desk::ChargeStatus::Refunded
     );
 }
