@@ -290,24 +290,70 @@ impl Desk {
             }
         };
         booking.contact_id = Some(contact_id.clone());
-        let created = self
-            .scheduler
-            .create_appointment(&AppointmentRequest {
-                location_id: self.clinic.location_id.clone(),
-                calendar_id: calendar.id.clone(),
-                contact_id,
-                title: booking.title.clone(),
-                starts_at: booking.starts_at,
-                ends_at: booking.ends_at,
-                timezone: self.clinic.timezone,
-                assigned_user_id: booking.assigned_user_id.clone(),
-            })
-            .await?;
+        let request = AppointmentRequest {
+            location_id: self.clinic.location_id.clone(),
+            calendar_id: calendar.id.clone(),
+            contact_id,
+            title: booking.title.clone(),
+            starts_at: booking.starts_at,
+            ends_at: booking.ends_at,
+            timezone: self.clinic.timezone,
+            assigned_user_id: booking.assigned_user_id.clone(),
+        };
+        let created = match self.scheduler.create_appointment(&request).await {
+            Ok(created) => created,
+            // No answer (a timeout, a 5xx): GHL may have made it anyway. Look at the slot.
+            Err(e @ DeskError::ProviderUnavailable { .. }) => {
+                match self.created_after_all(&request).await {
+                    Some(found) => {
+                        tracing::info!(booking = %booking.id, "GHL made the appointment; its answer was lost");
+                        found
+                    }
+                    None => return Err(e),
+                }
+            }
+            Err(e) => return Err(e),
+        };
         booking.ghl_id = Some(created.ghl_id);
         booking.status = created.status;
         booking.sync = SyncState::Synced;
         booking.last_error = None;
         Ok(())
+    }
+
+    /// The appointment `request` asked for, if GHL holds it: same calendar, contact, start
+    /// and end, not cancelled. `None` also when GHL cannot be asked (the booking then fails;
+    /// the reconciler would import an appointment GHL made after all, so it is not hidden).
+    async fn created_after_all(&self, request: &AppointmentRequest) -> Option<CreatedAppointment> {
+        let around = chrono::Duration::minutes(1);
+        let listed = self
+            .scheduler
+            .appointments_between(
+                &request.location_id,
+                &request.calendar_id,
+                request.starts_at - around,
+                request.ends_at + around,
+            )
+            .await;
+        let events = match listed {
+            Ok(events) => events,
+            Err(e) => {
+                tracing::warn!(code = ?e.code(), "could not check whether GHL made the appointment");
+                return None;
+            }
+        };
+        events
+            .into_iter()
+            .find(|a| {
+                a.contact_id.as_deref() == Some(request.contact_id.as_str())
+                    && a.starts_at == request.starts_at
+                    && a.ends_at == request.ends_at
+                    && a.status != "cancelled"
+            })
+            .map(|a| CreatedAppointment {
+                ghl_id: a.ghl_id,
+                status: a.status,
+            })
     }
 
     /// Creates the MP link for a draft charge. A provider failure leaves the charge a draft
@@ -345,9 +391,16 @@ impl Desk {
         booking: &Booking,
         charge: &mut Charge,
     ) -> Result<(), DeskError> {
-        let expires_at = now()
-            + chrono::Duration::from_std(self.clinic.link_ttl)
-                .unwrap_or_else(|_| chrono::Duration::hours(24));
+        // The same request on every attempt (so the client's "was it created after all?"
+        // search recognises an earlier one), unless that window is nearly over.
+        let ttl = chrono::Duration::from_std(self.clinic.link_ttl)
+            .unwrap_or_else(|_| chrono::Duration::hours(24));
+        let planned = charge.created_at + ttl;
+        let expires_at = if planned > now() + chrono::Duration::minutes(10) {
+            planned
+        } else {
+            now() + ttl
+        };
         let request = LinkRequest {
             charge_id: charge.id.clone(),
             booking_id: booking.id.clone(),

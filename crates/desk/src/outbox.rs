@@ -119,9 +119,17 @@ impl Desk {
                     .await
             }
             NOTE_CONTACT => {
-                self.scheduler
-                    .add_contact_note(text(&payload, "contactId")?, text(&payload, "body")?)
-                    .await
+                let (contact, body) = (text(&payload, "contactId")?, text(&payload, "body")?);
+                // The body names MP's payment id, so an equal note is this one: an earlier try
+                // (or a worker that crashed before marking it done) already added it.
+                match self.scheduler.contact_has_note(contact, body).await {
+                    Ok(true) => return Ok(()),
+                    Ok(false) => {}
+                    // Listing notes is undocumented (unconfirmed): when it fails, add the
+                    // note anyway — at worst twice, never lost.
+                    Err(e) => tracing::info!(code = ?e.code(), "contact notes not listed"),
+                }
+                self.scheduler.add_contact_note(contact, body).await
             }
             crate::cancel::REFUND => self.refund_now(item).await,
             other => Err(DeskError::Internal(format!("unknown outbox kind {other}"))),
@@ -165,6 +173,18 @@ impl Desk {
             .await?
             .ok_or_else(|| DeskError::NotFound("booking".into()))?;
         if booking.sync != SyncState::Synced {
+            return Ok(());
+        }
+        // An earlier attempt may have created the link and lost MP's answer: adopt it rather
+        // than make a second payable link for the same charge.
+        if let Some(link) = self.payments.live_link(&charge.id).await? {
+            charge.preference_id = Some(link.preference_id);
+            charge.init_point = Some(link.init_point);
+            charge.status = ChargeStatus::Open;
+            charge.version = self.store.update_charge(&charge).await?;
+            self.audit("outbox", "charge.open", "charge", &charge.id, "adopted")
+                .await;
+            self.emit_charge(&charge);
             return Ok(());
         }
         self.try_open_link(&booking, &mut charge).await?;

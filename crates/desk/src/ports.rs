@@ -85,6 +85,9 @@ pub trait Scheduler: Send + Sync {
     /// Adds one tag to the contact, keeping the others (never the replacing PUT).
     async fn add_contact_tag(&self, contact_id: &str, tag: &str) -> Result<(), DeskError>;
     async fn add_contact_note(&self, contact_id: &str, body: &str) -> Result<(), DeskError>;
+    /// Whether the contact already has a note with exactly this body (GHL has no
+    /// idempotency keys; a note whose answer was lost must not be added twice).
+    async fn contact_has_note(&self, contact_id: &str, body: &str) -> Result<bool, DeskError>;
     /// Sets the appointment's status to cancelled; GHL keeps the record.
     async fn cancel_appointment(&self, ghl_id: &str) -> Result<RemoteAppointment, DeskError>;
     /// Edits an appointment; a new time is slot-validated by GHL (`SlotTaken`).
@@ -164,6 +167,9 @@ pub trait Payments: Send + Sync {
     async fn payments_for(&self, charge_id: &str) -> Result<Vec<ReportedPayment>, DeskError>;
     /// Ends a link now, so it can no longer be paid.
     async fn expire_link(&self, preference_id: &str) -> Result<(), DeskError>;
+    /// A live link MP already holds for this charge (its `external_reference`), if any: an
+    /// earlier create whose answer was lost.
+    async fn live_link(&self, charge_id: &str) -> Result<Option<PaymentLink>, DeskError>;
     /// Refunds a payment, all that remains (`None`) or `amount`. `key` is the refund's own
     /// stable id: every try of one refund sends the same key, so MP refunds at most once.
     async fn refund(

@@ -83,6 +83,11 @@ impl Scheduler for ghl::Client {
         Ok(())
     }
 
+    async fn contact_has_note(&self, contact_id: &str, body: &str) -> Result<bool, DeskError> {
+        let notes = self.list_contact_notes(contact_id).await?;
+        Ok(notes.iter().any(|n| n.body.as_deref() == Some(body)))
+    }
+
     async fn cancel_appointment(&self, ghl_id: &str) -> Result<RemoteAppointment, DeskError> {
         dated(self, ghl::Client::cancel_appointment(self, ghl_id).await?).await
     }
@@ -207,6 +212,29 @@ impl Payments for mercadopago::Client {
         self.expire_preference(preference_id, chrono::Utc::now())
             .await?;
         Ok(())
+    }
+
+    async fn live_link(&self, charge_id: &str) -> Result<Option<PaymentLink>, DeskError> {
+        let found = self.search_preferences(charge_id, 30, 0).await?;
+        let now = chrono::Utc::now();
+        let live = found.elements.into_iter().find(|e| {
+            let to = e
+                .expiration_date_to
+                .as_deref()
+                .and_then(mercadopago::parse_date);
+            e.external_reference.as_deref() == Some(charge_id)
+                && !(e.expires == Some(true) && to.is_some_and(|t| t <= now))
+        });
+        match live {
+            None => Ok(None),
+            Some(summary) => {
+                let full = self.get_preference(&summary.id).await?;
+                Ok(Some(PaymentLink {
+                    preference_id: full.id,
+                    init_point: full.init_point,
+                }))
+            }
+        }
     }
 
     async fn refund(

@@ -148,4 +148,13 @@ impl Client {
             .await?;
         Ok(env.note)
     }
+
+    /// `GET /contacts/{id}/notes` → `{"notes": [...]}`: the contact's notes.
+    pub async fn list_contact_notes(&self, contact_id: &str) -> Result<Vec<Note>, Error> {
+        let path = format!("/contacts/{}/notes", segment(contact_id)?);
+        let env: NotesEnvelope = self
+            .send(Method::GET, &path, V_CONTACTS, None, Replay::Safe)
+            .await?;
+        Ok(env.notes)
+    }
 }

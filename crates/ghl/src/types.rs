@@ -392,6 +392,12 @@ pub(crate) struct NoteEnvelope {
     pub note: Note,
 }
 
+#[derive(Debug, Deserialize)]
+pub(crate) struct NotesEnvelope {
+    #[serde(default)]
+    pub notes: Vec<Note>,
+}
+
 /// Channels Mostrador sends on (§5).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub enum MessageType {
