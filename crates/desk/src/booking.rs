@@ -196,6 +196,11 @@ impl Desk {
                 "the start is in the past",
             ));
         }
+        if let Some(contact) = &req.contact_id
+            && !is_ghl_id(contact)
+        {
+            return Err(DeskError::validation("contactId", "not a contact id"));
+        }
         let money = Money::parse_charge(&req.amount, self.clinic.currency)
             .map_err(|e| DeskError::validation("amount", e.to_string()))?;
         let description = req.description.trim();
@@ -211,6 +216,16 @@ impl Desk {
             .into_iter()
             .find(|c| c.id == req.calendar_id)
             .ok_or_else(|| DeskError::validation("calendarId", "unknown calendar"))?;
+        // A contact GHL does not know would be refused only after the booking is stored.
+        if let Some(contact) = &req.contact_id {
+            match self.scheduler.contact_exists(contact).await {
+                Ok(()) => {}
+                Err(DeskError::NotFound(_)) => {
+                    return Err(DeskError::validation("contactId", "unknown contact"));
+                }
+                Err(e) => return Err(e),
+            }
+        }
         Ok((money, calendar))
     }
 

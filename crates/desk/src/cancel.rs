@@ -41,7 +41,21 @@ impl RefundDecision {
             )),
             "none" | "ninguno" => Ok(RefundDecision::None),
             "full" | "total" => Ok(RefundDecision::Full),
-            _ => Ok(RefundDecision::Partial(text.trim().to_string())),
+            amount => {
+                // A plain positive decimal; the currency's scale is checked against the charge.
+                let plain = amount.bytes().all(|b| b.is_ascii_digit() || b == b'.')
+                    && amount.bytes().filter(|b| *b == b'.').count() <= 1
+                    && amount.len() <= 16;
+                match amount.parse::<Decimal>() {
+                    Ok(a) if plain && a > Decimal::ZERO => {
+                        Ok(RefundDecision::Partial(amount.to_string()))
+                    }
+                    _ => Err(DeskError::validation(
+                        "refund",
+                        "none, full, or a positive amount such as 25.00",
+                    )),
+                }
+            }
         }
     }
 }
@@ -76,6 +90,10 @@ impl Desk {
         decision: Option<RefundDecision>,
         actor: &str,
     ) -> Result<BookingView, DeskError> {
+        if let Some(RefundDecision::Partial(text)) = &decision {
+            Money::parse_charge(text, self.clinic.currency)
+                .map_err(|e| DeskError::validation("refund", e.to_string()))?;
+        }
         let booking = self
             .store
             .booking(booking_id)
@@ -507,7 +525,19 @@ mod tests {
             RefundDecision::parse(" 12.50 ").unwrap(),
             RefundDecision::Partial("12.50".into())
         );
-        assert!(RefundDecision::parse("  ").is_err());
+        for bad in [
+            "  ",
+            "-5",
+            "0",
+            "0.00",
+            "NaN",
+            "1e3",
+            "12,50",
+            "'; DROP TABLE x",
+            "\u{202e}",
+        ] {
+            assert!(RefundDecision::parse(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

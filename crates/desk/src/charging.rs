@@ -11,12 +11,7 @@ use crate::time::now;
 impl Desk {
     /// The booking for a GHL appointment id, imported from GHL when we do not have it yet.
     pub async fn booking_for_appointment(&self, ghl_id: &str) -> Result<Booking, DeskError> {
-        if ghl_id.is_empty()
-            || ghl_id.len() > 64
-            || !ghl_id
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-        {
+        if !is_ghl_id(ghl_id) {
             return Err(DeskError::validation(
                 "appointmentId",
                 "not an appointment id",

@@ -135,7 +135,7 @@ impl Desk {
         if edit
             .assigned_user_id
             .as_ref()
-            .is_some_and(|u| u.trim().is_empty() || u.len() > 64)
+            .is_some_and(|u| !crate::model::is_ghl_id(u))
         {
             return Err(DeskError::validation(
                 "assignedUserId",

@@ -190,6 +190,16 @@ pub struct OutboxItem {
     pub last_error: Option<String>,
 }
 
+/// Whether `s` has the shape of a GHL id (appointment, contact, user, calendar):
+/// 1-64 ASCII letters, digits, `-` or `_`. Anything else is refused before it is stored or
+/// sent anywhere.
+pub fn is_ghl_id(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 64
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
 /// A new ULID as text.
 pub fn new_id() -> String {
     ulid::Ulid::new().to_string()

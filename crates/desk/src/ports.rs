@@ -69,6 +69,8 @@ pub trait Scheduler: Send + Sync {
     async fn appointment(&self, ghl_id: &str) -> Result<RemoteAppointment, DeskError>;
     async fn location(&self, location_id: &str) -> Result<ClinicLocation, DeskError>;
     async fn calendars(&self, location_id: &str) -> Result<Vec<CalendarInfo>, DeskError>;
+    /// `NotFound` when the scheduler has no contact `contact_id`.
+    async fn contact_exists(&self, contact_id: &str) -> Result<(), DeskError>;
     /// Finds the patient by phone, or creates them; returns the contact id.
     async fn find_or_create_contact(
         &self,

@@ -83,6 +83,11 @@ impl Scheduler for ghl::Client {
         Ok(())
     }
 
+    async fn contact_exists(&self, contact_id: &str) -> Result<(), DeskError> {
+        self.get_contact(contact_id).await?;
+        Ok(())
+    }
+
     async fn contact_has_note(&self, contact_id: &str, body: &str) -> Result<bool, DeskError> {
         let notes = self.list_contact_notes(contact_id).await?;
         Ok(notes.iter().any(|n| n.body.as_deref() == Some(body)))

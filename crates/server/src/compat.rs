@@ -273,12 +273,7 @@ async fn create_appointment(
 
 /// A GHL id from the path: GHL's ids are short and alphanumeric.
 fn ghl_id_of(raw: &str) -> Result<String, Refusal> {
-    let ok = !raw.is_empty()
-        && raw.len() <= 64
-        && raw
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
-    if ok {
+    if desk::model::is_ghl_id(raw) {
         Ok(raw.to_string())
     } else {
         Err(Refusal(

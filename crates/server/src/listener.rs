@@ -112,7 +112,11 @@ async fn mp_webhook(
             );
         }
     };
-    if !body.is_empty() && serde_json::from_slice::<serde::de::IgnoredAny>(&body).is_err() {
+    // serde_json does not check UTF-8 inside strings when it skips them: check it first.
+    if !body.is_empty()
+        && (std::str::from_utf8(&body).is_err()
+            || serde_json::from_slice::<serde::de::IgnoredAny>(&body).is_err())
+    {
         return answer(
             StatusCode::BAD_REQUEST,
             json!({ "error": "malformed JSON body" }),
