@@ -81,8 +81,19 @@ impl Desk {
             if batch.is_empty() {
                 return Ok(finished);
             }
+            // MP announces one payment many times (created, updated, IPN copies, retries):
+            // a payment re-read once in this batch is current for every delivery naming it.
+            let mut synced = std::collections::HashSet::new();
             for delivery in batch {
-                match self.process(&delivery).await {
+                let payment = mp_payment_of(&delivery);
+                let outcome = match payment {
+                    Some(id) if synced.contains(&id) => Ok(()),
+                    Some(id) => self.sync_payment(id).await.inspect(|_| {
+                        synced.insert(id);
+                    }),
+                    None => self.process(&delivery).await,
+                };
+                match outcome {
                     Ok(()) => {
                         self.store.finish_inbox(&delivery.id, now()).await?;
                         finished += 1;
@@ -115,6 +126,7 @@ impl Desk {
         }
     }
 
+    /// Processes one delivery that names no MP payment (GHL events, other MP topics).
     async fn process(&self, d: &InboxDelivery) -> Result<(), DeskError> {
         match d.provider.as_str() {
             "mp" | "mp_ipn" => {
@@ -295,4 +307,12 @@ fn fresher(r: &ReportedPayment, charge_id: &str, known: &[Payment]) -> Option<Pa
 fn backoff(attempts: i64) -> chrono::Duration {
     let secs = 1_i64 << attempts.clamp(0, 12);
     chrono::Duration::seconds(secs.min(3600))
+}
+
+/// The MP payment a delivery names, when it names one.
+fn mp_payment_of(d: &InboxDelivery) -> Option<i64> {
+    if !matches!(d.provider.as_str(), "mp" | "mp_ipn") {
+        return None;
+    }
+    Notification::parse(&d.query, d.body.as_bytes()).and_then(|n| n.payment_id())
 }

@@ -250,6 +250,7 @@ async fn burst_with_a_kill(database_url: String, store: SqlStore) {
         }
     };
 
+    let started = std::time::Instant::now();
     let burst = tokio::spawn(send(hub.listener.clone()));
     while acked.load(Ordering::SeqCst) < KILL_AFTER {
         assert!(!burst.is_finished(), "the burst ended early");
@@ -261,6 +262,7 @@ async fn burst_with_a_kill(database_url: String, store: SqlStore) {
     // The senders keep retrying, as MP does, until the hub is back on the same address.
     let mut hub = start_hub(&sandbox, &database_url, data.path(), ports).await;
     burst.await.unwrap();
+    let burst_took = started.elapsed();
     let acked = acked.load(Ordering::SeqCst);
     let (mut stored, mut processed) = (0, 0);
     for _ in 0..600 {
@@ -270,9 +272,15 @@ async fn burst_with_a_kill(database_url: String, store: SqlStore) {
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+    let all_took = started.elapsed();
     let _ = hub.child.kill();
     let _ = hub.child.wait();
 
+    eprintln!(
+        "reliability: burst acknowledged in {:.1} s, everything processed after {:.1} s",
+        burst_took.as_secs_f64(),
+        all_took.as_secs_f64()
+    );
     eprintln!(
         "reliability: sent {DELIVERIES} distinct deliveries (+{} replays), acknowledged {acked} \
          ({acked_before_kill} before the SIGKILL), refused while down {}, stored {stored}, \
