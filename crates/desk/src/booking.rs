@@ -44,6 +44,8 @@ pub struct Desk {
     pub(crate) events: Arc<dyn EventSink>,
     pub(crate) clinic: ClinicConfig,
     pub(crate) inbox_wake: Notify,
+    /// Inbox deliveries this worker leased but could not release when storage failed.
+    pub(crate) held_leases: std::sync::Mutex<Vec<String>>,
     calendars: RwLock<Vec<CalendarInfo>>,
 }
 
@@ -65,6 +67,7 @@ impl Desk {
             events,
             clinic,
             inbox_wake: Notify::new(),
+            held_leases: std::sync::Mutex::new(Vec::new()),
             calendars: RwLock::new(Vec::new()),
         }
     }
@@ -385,15 +388,11 @@ impl Desk {
             Err(e) => {
                 tracing::warn!(charge = %charge.id, code = ?e.code(), "payment link not created yet");
                 self.store
-                    .enqueue(&OutboxItem {
-                        id: new_id(),
-                        kind: crate::outbox::CREATE_LINK.into(),
-                        payload: serde_json::json!({ "chargeId": charge.id }).to_string(),
-                        idempotency_key: format!("{}:{}", crate::outbox::CREATE_LINK, charge.id),
-                        next_attempt_at: now() + crate::outbox::first_retry(),
-                        attempts: 0,
-                        last_error: Some(e.public_message()),
-                    })
+                    .enqueue(&crate::outbox::charge_effect(
+                        crate::outbox::CREATE_LINK,
+                        &charge.id,
+                        Some(&e),
+                    ))
                     .await?;
                 Ok(())
             }

@@ -12,6 +12,7 @@ use crate::error::DeskError;
 use crate::ghl_events::DELETED;
 use crate::model::*;
 use crate::money::Money;
+use crate::outbox::{EXPIRE_LINK, charge_effect};
 use crate::store::StoreError;
 use crate::time::now;
 use crate::view::BookingView;
@@ -418,15 +419,7 @@ impl Desk {
             }
             tracing::warn!(charge = %charge.id, code = ?e.code(), "link not expired yet; queued");
             self.store
-                .enqueue(&OutboxItem {
-                    id: new_id(),
-                    kind: crate::outbox::EXPIRE_LINK.into(),
-                    payload: serde_json::json!({ "chargeId": charge.id }).to_string(),
-                    idempotency_key: format!("{}:{}", crate::outbox::EXPIRE_LINK, charge.id),
-                    next_attempt_at: now() + crate::outbox::first_retry(),
-                    attempts: 0,
-                    last_error: Some(e.public_message()),
-                })
+                .enqueue(&charge_effect(EXPIRE_LINK, &charge.id, Some(&e)))
                 .await?;
         }
         Ok(())

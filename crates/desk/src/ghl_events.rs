@@ -229,15 +229,11 @@ impl Desk {
             }
             ChargeStatus::Open => {
                 self.store
-                    .enqueue(&OutboxItem {
-                        id: new_id(),
-                        kind: crate::outbox::EXPIRE_LINK.into(),
-                        payload: serde_json::json!({ "chargeId": charge.id }).to_string(),
-                        idempotency_key: format!("{}:{}", crate::outbox::EXPIRE_LINK, charge.id),
-                        next_attempt_at: now(),
-                        attempts: 0,
-                        last_error: None,
-                    })
+                    .enqueue(&crate::outbox::charge_effect(
+                        crate::outbox::EXPIRE_LINK,
+                        &charge.id,
+                        None,
+                    ))
                     .await?;
             }
             _ => {

@@ -74,6 +74,7 @@ impl Desk {
 
     /// Processes what is due in the inbox; returns how many deliveries were finished.
     pub async fn drain_inbox(&self) -> Result<usize, DeskError> {
+        self.release_held_leases().await?;
         let mut finished = 0;
         loop {
             let at = now();
@@ -84,19 +85,19 @@ impl Desk {
             // MP announces one payment many times (created, updated, IPN copies, retries):
             // a payment re-read once in this batch is current for every delivery naming it.
             let mut synced = std::collections::HashSet::new();
-            for delivery in batch {
-                let payment = mp_payment_of(&delivery);
+            for (i, delivery) in batch.iter().enumerate() {
+                let payment = mp_payment_of(delivery);
                 let outcome = match payment {
                     Some(id) if synced.contains(&id) => Ok(()),
                     Some(id) => self.sync_payment(id).await.inspect(|_| {
                         synced.insert(id);
                     }),
-                    None => self.process(&delivery).await,
+                    None => self.process(delivery).await,
                 };
-                match outcome {
+                let recorded = match outcome {
                     Ok(()) => {
-                        self.store.finish_inbox(&delivery.id, now()).await?;
                         finished += 1;
+                        self.store.finish_inbox(&delivery.id, now()).await
                     }
                     Err(e) => {
                         let wait = backoff(delivery.attempts);
@@ -108,11 +109,39 @@ impl Desk {
                         );
                         self.store
                             .fail_inbox(&delivery.id, &e.public_message(), now() + wait)
-                            .await?;
+                            .await
                     }
+                };
+                if let Err(e) = recorded {
+                    // Storage is gone: this delivery and the rest of the batch keep their
+                    // lease. Release them as soon as storage is back, not a lease later.
+                    self.held_leases
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .extend(batch[i..].iter().map(|d| d.id.clone()));
+                    return Err(e.into());
                 }
             }
         }
+    }
+
+    /// Releases the deliveries a failed pass could not (see `drain_inbox`).
+    async fn release_held_leases(&self) -> Result<(), DeskError> {
+        let held = std::mem::take(&mut *self.held_leases.lock().unwrap_or_else(|p| p.into_inner()));
+        for (i, id) in held.iter().enumerate() {
+            if let Err(e) = self
+                .store
+                .fail_inbox(id, "released after a storage failure", now())
+                .await
+            {
+                self.held_leases
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .extend(held[i..].iter().cloned());
+                return Err(e.into());
+            }
+        }
+        Ok(())
     }
 
     /// Runs the inbox worker until the task is dropped: drains on every wake-up, and at least

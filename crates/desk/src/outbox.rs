@@ -27,6 +27,24 @@ pub const NOTE_CONTACT: &str = "ghl.note";
 const LEASE: chrono::Duration = chrono::Duration::seconds(120);
 const BATCH: i64 = 16;
 
+/// A side effect on one charge (`{"chargeId": …}`), keyed `kind:charge` so it is owed at
+/// most once. After a failed first try (`failed`), it falls due after the first backoff and
+/// keeps that try's error for staff; otherwise it is due now.
+pub(crate) fn charge_effect(kind: &str, charge_id: &str, failed: Option<&DeskError>) -> OutboxItem {
+    OutboxItem {
+        id: new_id(),
+        kind: kind.to_string(),
+        payload: serde_json::json!({ "chargeId": charge_id }).to_string(),
+        idempotency_key: format!("{kind}:{charge_id}"),
+        next_attempt_at: match failed {
+            Some(_) => now() + first_retry(),
+            None => now(),
+        },
+        attempts: 0,
+        last_error: failed.map(DeskError::public_message),
+    }
+}
+
 /// When the first retry of a failed side effect falls due.
 pub fn first_retry() -> chrono::Duration {
     chrono::Duration::seconds(30)
@@ -212,10 +230,7 @@ impl Desk {
         };
         let mut effects = Vec::new();
         if rules.expire_link && charge.preference_id.is_some() {
-            effects.push(item(
-                CLOSE_LINK,
-                serde_json::json!({ "chargeId": charge.id }),
-            ));
+            effects.push(charge_effect(CLOSE_LINK, &charge.id, None));
         }
         let Some(booking) = booking else {
             return Ok(effects);

@@ -1,10 +1,10 @@
 //! The main job against the sandbox over real loopback HTTP, on SQLite and MySQL: book,
 //! open the link, pay, see the charge paid — and every way it must refuse.
 
-use chrono::{Duration, NaiveTime, TimeZone, Utc};
+use chrono::{Duration, Utc};
 use desk::events::BroadcastEvents;
 use desk::money::Currency;
-use desk::testing::{self, TestDb};
+use desk::testing::TestDb;
 use desk::{ClinicConfig, CreateBooking, Desk, DeskEvent, ErrorCode};
 use rust_decimal::Decimal;
 use sandbox::{PayRequest, Sandbox, SandboxConfig, seed};
@@ -12,6 +12,9 @@ use secrecy::SecretString;
 use std::str::FromStr;
 use std::sync::Arc;
 use tokio::sync::broadcast;
+
+mod support;
+use support::{outbox_due_now, request, tomorrow_at};
 
 struct World {
     desk: Arc<Desk>,
@@ -74,42 +77,6 @@ fn desk_on(
         clinic,
     );
     (desk, rx)
-}
-
-/// Tomorrow at `hh:mm` in Lima, on the Consulta general grid.
-fn tomorrow_at(hh: u32, mm: u32) -> chrono::DateTime<Utc> {
-    let tz = chrono_tz::America::Lima;
-    let day = Utc::now().with_timezone(&tz).date_naive() + Duration::days(1);
-    tz.from_local_datetime(&day.and_time(NaiveTime::from_hms_opt(hh, mm, 0).unwrap()))
-        .unwrap()
-        .with_timezone(&Utc)
-}
-
-fn request(key: &str, hh: u32) -> CreateBooking {
-    CreateBooking {
-        idempotency_key: key.into(),
-        calendar_id: seed::CONSULTA_GENERAL_CALENDAR_ID.into(),
-        patient_name: "Rosa Huamán".into(),
-        patient_phone: Some("+51 987 654 321".into()),
-        contact_id: None,
-        starts_at: tomorrow_at(hh, 0),
-        ends_at: tomorrow_at(hh, 30),
-        title: None,
-        amount: "80.00".into(),
-        description: "Consulta".into(),
-        source: "desk".into(),
-    }
-}
-
-macro_rules! on_both_databases {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $( #[tokio::test] async fn $name() { super::$name(super::world(super::testing::sqlite().await).await).await; } )*
-        }
-        mod mysql {
-            $( #[tokio::test] async fn $name() { super::$name(super::world(super::testing::mysql().await).await).await; } )*
-        }
-    };
 }
 
 on_both_databases!(
@@ -846,19 +813,6 @@ async fn an_edit_reschedules_in_ghl_and_a_cancel_by_edit_expires_the_link(w: Wor
     );
 }
 
-/// Every unfinished outbox row due now, as if its backoff had run out.
-async fn outbox_due_now(w: &World) {
-    let past = Utc::now() - Duration::seconds(1);
-    for item in w.desk.store().pending_outbox(100).await.unwrap() {
-        let error = item.last_error.clone().unwrap_or_default();
-        w.desk
-            .store()
-            .fail_outbox(&item.id, &error, past)
-            .await
-            .unwrap();
-    }
-}
-
 async fn a_refund_whose_answer_is_lost_or_refused_is_retried_and_made_once(w: World) {
     use sandbox::{Fault, FaultKind};
     // MP makes the refund but the answer is cut in half: the outcome is unknown here.
@@ -879,7 +833,7 @@ async fn a_refund_whose_answer_is_lost_or_refused_is_retried_and_made_once(w: Wo
     assert_eq!(refunds_at_mp(&w, lost_payment).await.len(), 1);
     // Tried again (same key): MP answers with the refund it already made.
     for _ in 0..2 {
-        outbox_due_now(&w).await;
+        outbox_due_now(w.desk.store().as_ref()).await;
         w.desk.drain_outbox().await.unwrap();
     }
     assert!(w.desk.store().pending_outbox(10).await.unwrap().is_empty());
@@ -914,7 +868,7 @@ async fn a_refund_whose_answer_is_lost_or_refused_is_retried_and_made_once(w: Wo
         "nothing refunded yet, nothing pretended"
     );
     w.sandbox.clear_faults();
-    outbox_due_now(&w).await;
+    outbox_due_now(w.desk.store().as_ref()).await;
     w.desk.drain_outbox().await.unwrap();
     assert_eq!(refunds_at_mp(&w, busy_payment).await.len(), 1);
     assert_eq!(

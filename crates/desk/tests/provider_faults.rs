@@ -8,17 +8,18 @@
 //! budget, routes the faults do not touch) and, for contact notes and the contact list, plain
 //! HTTP GETs to the sandbox.
 
-use chrono::{DateTime, Duration, NaiveTime, TimeZone, Utc};
+use chrono::{DateTime, Duration, Utc};
 use desk::inbox::{Accepted, IncomingWebhook};
 use desk::money::Currency;
-use desk::testing::{self, TestDb};
-use desk::{
-    ChargeStatus, ClinicConfig, CreateBooking, Desk, DeskEvent, ErrorCode, EventSink, SyncState,
-};
+use desk::testing::TestDb;
+use desk::{ChargeStatus, ClinicConfig, Desk, DeskEvent, ErrorCode, EventSink, SyncState};
 use sandbox::{Fault, FaultKind, GhlRateLimit, PayRequest, Sandbox, SandboxConfig, seed};
 use secrecy::SecretString;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
+
+mod support;
+use support::{outbox_due_now, request, tomorrow_at};
 
 /// Per-request timeout of the desk's clients: short, so a lost answer costs a second.
 const CLIENT_TIMEOUT: std::time::Duration = std::time::Duration::from_millis(1_000);
@@ -106,21 +107,6 @@ async fn world(db: TestDb) -> World {
     }
 }
 
-macro_rules! on_both_databases {
-    ($( $(#[$attr:meta])* $name:ident ),* $(,)?) => {
-        mod sqlite {
-            $( $(#[$attr])* #[tokio::test] async fn $name() {
-                super::$name(super::world(super::testing::sqlite().await).await).await;
-            } )*
-        }
-        mod mysql {
-            $( $(#[$attr])* #[tokio::test] async fn $name() {
-                super::$name(super::world(super::testing::mysql().await).await).await;
-            } )*
-        }
-    };
-}
-
 on_both_databases!(
     // GHL appointment create.
     ghl_create_429_with_retry_after_fails_cleanly,
@@ -150,31 +136,6 @@ on_both_databases!(
 // ---------------------------------------------------------------------------------------
 // Helpers
 // ---------------------------------------------------------------------------------------
-
-/// Tomorrow at `hh:mm` in Lima, on the Consulta general grid.
-fn tomorrow_at(hh: u32, mm: u32) -> DateTime<Utc> {
-    let tz = chrono_tz::America::Lima;
-    let day = Utc::now().with_timezone(&tz).date_naive() + Duration::days(1);
-    tz.from_local_datetime(&day.and_time(NaiveTime::from_hms_opt(hh, mm, 0).unwrap()))
-        .unwrap()
-        .with_timezone(&Utc)
-}
-
-fn request(key: &str, hh: u32) -> CreateBooking {
-    CreateBooking {
-        idempotency_key: key.into(),
-        calendar_id: seed::CONSULTA_GENERAL_CALENDAR_ID.into(),
-        patient_name: "Rosa Huamán".into(),
-        patient_phone: Some("+51 987 654 321".into()),
-        contact_id: None,
-        starts_at: tomorrow_at(hh, 0),
-        ends_at: tomorrow_at(hh, 30),
-        title: None,
-        amount: "80.00".into(),
-        description: "Consulta".into(),
-        source: "desk".into(),
-    }
-}
 
 fn status(code: u16) -> FaultKind {
     FaultKind::Status {
@@ -254,26 +215,9 @@ async fn outbox_for(w: &World, id: &str) -> Vec<desk::OutboxItem> {
         .collect()
 }
 
-/// Moves every waiting outbox row's next attempt to the past, as if its backoff had run
-/// out (keeping its error), so the next `drain_outbox` takes it.
+/// Every waiting outbox row made due now (see `support::outbox_due_now`).
 async fn make_outbox_due(w: &World) -> usize {
-    let now = Utc::now();
-    let mut moved = 0;
-    for item in w.desk.store().pending_outbox(1_000).await.unwrap() {
-        if item.next_attempt_at > now {
-            w.desk
-                .store()
-                .fail_outbox(
-                    &item.id,
-                    item.last_error.as_deref().unwrap_or_default(),
-                    now - Duration::seconds(1),
-                )
-                .await
-                .unwrap();
-            moved += 1;
-        }
-    }
-    moved
+    outbox_due_now(w.desk.store().as_ref()).await
 }
 
 /// How many times the desk said this charge turned `status`.

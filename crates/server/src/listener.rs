@@ -38,18 +38,27 @@ pub struct ListenerState {
 /// `into_make_service_with_connect_info::<SocketAddr>()`: the rate limit is per client address.
 pub fn router(state: ListenerState) -> Router {
     let limiter = Limiter::new(state.rate_limit);
+    // A request that cannot finish in time (a database that hangs rather than refuses) is
+    // answered with the status each provider retries: 503 for MP, 429 for GHL, which
+    // retries nothing else.
+    let timeout = |status| TimeoutLayer::with_status_code(status, Duration::from_secs(15));
     Router::new()
-        .route(MP_WEBHOOK_PATH, post(mp_webhook))
-        .route(GHL_WEBHOOK_PATH, post(ghl_webhook))
-        .route("/healthz", get(healthz))
+        .route(
+            MP_WEBHOOK_PATH,
+            post(mp_webhook).layer(timeout(StatusCode::SERVICE_UNAVAILABLE)),
+        )
+        .route(
+            GHL_WEBHOOK_PATH,
+            post(ghl_webhook).layer(timeout(StatusCode::TOO_MANY_REQUESTS)),
+        )
+        .route(
+            "/healthz",
+            get(healthz).layer(timeout(StatusCode::SERVICE_UNAVAILABLE)),
+        )
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(axum::middleware::from_fn_with_state(
             limiter,
             rate_limit::limit,
-        ))
-        .layer(TimeoutLayer::with_status_code(
-            StatusCode::SERVICE_UNAVAILABLE,
-            Duration::from_secs(15),
         ))
         .with_state(state)
 }
@@ -217,9 +226,10 @@ async fn ghl_webhook(
 }
 
 async fn healthz(State(state): State<ListenerState>) -> Response {
-    match state.desk.store().ping().await {
-        Ok(()) => answer(StatusCode::OK, json!({ "status": "ok" })),
-        Err(_) => answer(
+    let ping = tokio::time::timeout(Duration::from_secs(3), state.desk.store().ping());
+    match ping.await {
+        Ok(Ok(())) => answer(StatusCode::OK, json!({ "status": "ok" })),
+        _ => answer(
             StatusCode::SERVICE_UNAVAILABLE,
             json!({ "status": "database unavailable" }),
         ),

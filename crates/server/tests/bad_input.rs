@@ -398,8 +398,6 @@ fn malformed_json() -> Vec<(&'static str, Vec<u8>)> {
     ]
 }
 
-const NON_UTF8_IN_STRING: &str = "non-UTF-8 bytes in a string";
-
 /// JSON that parses but is not an object.
 fn not_objects() -> Vec<(&'static str, &'static [u8])> {
     vec![
@@ -846,12 +844,15 @@ fn size_cases(hub: &Hub) -> Vec<Case> {
         .json(compat_over.clone())
         .expect(413),
         // The token is checked before the body is read: a stranger cannot make us buffer.
+        // 128 KiB (over the 64 KiB limit, so a 401 rather than a 413 shows the order) still
+        // fits loopback's socket buffers; with much more the early 401 can reach the client
+        // as a reset while it is still sending.
         Case::anon(
-            "compat create: 1 MiB without a token",
+            "compat create: 128 KiB without a token",
             "POST",
             "/api/appointments/create/",
         )
-        .json(mib)
+        .json(vec![b' '; 128 * 1024])
         .expect(401),
     ]
 }

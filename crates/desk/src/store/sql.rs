@@ -230,10 +230,17 @@ fn opt_time(t: Option<DateTime<Utc>>) -> Option<String> {
 #[async_trait]
 impl Store for SqlStore {
     async fn ping(&self) -> Result<(), StoreError> {
-        sqlx::query("SELECT 1")
-            .execute(&self.pool)
-            .await
-            .map_err(map_err)?;
+        match self.dialect {
+            // `SELECT 1` never touches an SQLite file: ask for the write lock instead, so a
+            // database another process has locked is reported as unavailable.
+            Dialect::Sqlite => self.begin().await?.rollback().await.map_err(map_err)?,
+            Dialect::MySql => {
+                sqlx::query("SELECT 1")
+                    .execute(&self.pool)
+                    .await
+                    .map_err(map_err)?;
+            }
+        }
         Ok(())
     }
 
