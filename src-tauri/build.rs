@@ -9,6 +9,8 @@ const COMMANDS: &[&str] = &[
     "charge_qr",
     "simulate_payment",
     "retry_link",
+    "cancel_booking",
+    "check_payment",
 ];
 
 fn main() {

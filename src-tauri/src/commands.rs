@@ -171,3 +171,35 @@ pub async fn retry_link(state: State<'_, AppState>, charge_id: String) -> Result
     let host = state.host().await?;
     Ok(host.desk.create_link_now(&charge_id).await?)
 }
+
+/// Cancels a booking at the desk. A paid one needs staff's refund decision: `refund` is
+/// `"none"`, `"full"` or an amount such as `"25.00"`; without it nothing changes and the error
+/// names the field `refund`. The refund's outcome also arrives as `charge-updated`.
+#[tauri::command]
+pub async fn cancel_booking(
+    state: State<'_, AppState>,
+    booking_id: String,
+    refund: Option<String>,
+) -> Result<BookingView, CommandError> {
+    let decision = refund
+        .as_deref()
+        .map(desk::RefundDecision::parse)
+        .transpose()?;
+    let host = state.host().await?;
+    Ok(host
+        .desk
+        .cancel_booking(&booking_id, decision, "desk")
+        .await?)
+}
+
+/// "Verificar pago": reads the charge's payments from MP now instead of waiting for a webhook
+/// or the reconciler. A changed status reaches the UI as `charge-updated`.
+#[tauri::command]
+pub async fn check_payment(
+    state: State<'_, AppState>,
+    charge_id: String,
+) -> Result<(), CommandError> {
+    let host = state.host().await?;
+    host.desk.refresh_charge(&charge_id).await?;
+    Ok(())
+}

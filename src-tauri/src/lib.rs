@@ -23,6 +23,8 @@ pub fn with_commands<R: Runtime>(builder: tauri::Builder<R>) -> tauri::Builder<R
         commands::charge_qr,
         commands::simulate_payment,
         commands::retry_link,
+        commands::cancel_booking,
+        commands::check_payment,
     ])
 }
 

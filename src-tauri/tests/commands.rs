@@ -204,6 +204,37 @@ fn a_page_from_elsewhere_may_not_call_commands() {
     assert!(err.as_str().unwrap().contains("not allowed"), "{err}");
 }
 
+/// Waits until the charge reads `status` (the webhook travels the real path meanwhile).
+fn wait_for_charge(app: &App, charge_id: &str, status: &str) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    loop {
+        let qr = invoke(app, "charge_qr", json!({ "chargeId": charge_id })).unwrap();
+        if qr["status"] == json!(status) {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "still {}, waiting for {status}",
+            qr["status"]
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+}
+
+/// A booking of S/ 80.00 whose patient has paid (in demo mode, through the sandbox).
+fn paid_booking(app: &App, key: &str, start: &str, end: &str) -> (String, String) {
+    let view = invoke(
+        app,
+        "create_booking",
+        booking_request(key, start, end, "80.00"),
+    )
+    .unwrap();
+    let charge_id = view["charge"]["id"].as_str().unwrap().to_string();
+    invoke(app, "simulate_payment", json!({ "chargeId": charge_id })).unwrap();
+    wait_for_charge(app, &charge_id, "paid");
+    (view["id"].as_str().unwrap().to_string(), charge_id)
+}
+
 #[test]
 fn the_qr_then_a_simulated_payment_turns_the_charge_paid() {
     let app = app();
@@ -223,17 +254,138 @@ fn the_qr_then_a_simulated_payment_turns_the_charge_paid() {
         invoke(&app, "simulate_payment", json!({ "chargeId": charge_id })).unwrap(),
         Value::Null
     );
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
-    loop {
-        let qr = invoke(&app, "charge_qr", json!({ "chargeId": charge_id })).unwrap();
-        if qr["status"] == json!("paid") {
-            break;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "still {}",
-            qr["status"]
-        );
-        std::thread::sleep(std::time::Duration::from_millis(100));
+    wait_for_charge(&app, &charge_id, "paid");
+}
+
+#[test]
+fn cancelling_an_unpaid_booking_cancels_its_link() {
+    let app = app();
+    let view = invoke(
+        &app,
+        "create_booking",
+        booking_request("k6", "13:00", "13:30", "80.00"),
+    )
+    .unwrap();
+    let cancelled = invoke(
+        &app,
+        "cancel_booking",
+        json!({ "bookingId": view["id"], "refund": null }),
+    )
+    .unwrap();
+    assert_eq!(cancelled["id"], view["id"]);
+    assert_eq!(cancelled["status"], json!("cancelled"));
+    assert_eq!(cancelled["charge"]["status"], json!("cancelled"));
+    assert_eq!(cancelled["localStart"], json!("13:00"), "the whole view");
+
+    let again = invoke(
+        &app,
+        "cancel_booking",
+        json!({ "bookingId": view["id"], "refund": null }),
+    )
+    .unwrap();
+    assert_eq!(again, cancelled, "cancelling twice changes nothing");
+    let err = invoke(
+        &app,
+        "cancel_booking",
+        json!({ "bookingId": "nope", "refund": null }),
+    )
+    .unwrap_err();
+    assert_eq!(err["code"], json!("NOT_FOUND"));
+}
+
+#[test]
+fn a_paid_booking_needs_a_refund_decision_then_refunds() {
+    let app = app();
+    let (booking_id, charge_id) = paid_booking(&app, "k7", "14:00", "14:30");
+
+    let err = invoke(
+        &app,
+        "cancel_booking",
+        json!({ "bookingId": booking_id, "refund": null }),
+    )
+    .unwrap_err();
+    assert_eq!(err["code"], json!("VALIDATION"));
+    assert_eq!(err["details"], json!({ "field": "refund" }));
+    assert!(err["message"].is_string());
+    assert_eq!(err.as_object().unwrap().len(), 3, "{err}");
+    for bad in ["", "some", "-5", "80.001", "90.00"] {
+        let err = invoke(
+            &app,
+            "cancel_booking",
+            json!({ "bookingId": booking_id, "refund": bad }),
+        )
+        .unwrap_err();
+        assert_eq!(err["code"], json!("VALIDATION"), "{bad}: {err}");
+        assert_eq!(err["details"]["field"], json!("refund"), "{bad}: {err}");
     }
+    let day = invoke(&app, "list_bookings", json!({ "day": tomorrow() })).unwrap();
+    assert_ne!(day[0]["status"], json!("cancelled"), "nothing changed");
+    assert_eq!(day[0]["charge"]["status"], json!("paid"));
+
+    let cancelled = invoke(
+        &app,
+        "cancel_booking",
+        json!({ "bookingId": booking_id, "refund": "30.00" }),
+    )
+    .unwrap();
+    assert_eq!(cancelled["status"], json!("cancelled"));
+    assert_eq!(cancelled["charge"]["id"], json!(charge_id));
+    assert_eq!(cancelled["charge"]["status"], json!("partially_refunded"));
+}
+
+#[test]
+fn a_full_refund_leaves_the_charge_refunded() {
+    let app = app();
+    let (booking_id, _) = paid_booking(&app, "k8", "15:00", "15:30");
+    let cancelled = invoke(
+        &app,
+        "cancel_booking",
+        json!({ "bookingId": booking_id, "refund": "full" }),
+    )
+    .unwrap();
+    assert_eq!(cancelled["status"], json!("cancelled"));
+    assert_eq!(cancelled["charge"]["status"], json!("refunded"));
+}
+
+#[test]
+fn keeping_the_money_cancels_and_leaves_the_charge_paid() {
+    let app = app();
+    let (booking_id, _) = paid_booking(&app, "k9", "16:00", "16:30");
+    let cancelled = invoke(
+        &app,
+        "cancel_booking",
+        json!({ "bookingId": booking_id, "refund": "none" }),
+    )
+    .unwrap();
+    assert_eq!(cancelled["status"], json!("cancelled"));
+    assert_eq!(cancelled["charge"]["status"], json!("paid"));
+}
+
+#[test]
+fn checking_a_payment_reads_mp_at_once() {
+    let app = app();
+    let view = invoke(
+        &app,
+        "create_booking",
+        booking_request("k10", "17:00", "17:30", "80.00"),
+    )
+    .unwrap();
+    let charge_id = view["charge"]["id"].as_str().unwrap().to_string();
+    assert_eq!(
+        invoke(&app, "check_payment", json!({ "chargeId": charge_id })).unwrap(),
+        Value::Null
+    );
+    let qr = invoke(&app, "charge_qr", json!({ "chargeId": charge_id })).unwrap();
+    assert_eq!(qr["status"], json!("open"), "no payment yet");
+
+    // The sandbox records the payment before its webhook goes out: a check finds it now.
+    invoke(&app, "simulate_payment", json!({ "chargeId": charge_id })).unwrap();
+    invoke(&app, "check_payment", json!({ "chargeId": charge_id })).unwrap();
+    let qr = invoke(&app, "charge_qr", json!({ "chargeId": charge_id })).unwrap();
+    assert_eq!(qr["status"], json!("paid"));
+
+    let err = invoke(&app, "check_payment", json!({ "chargeId": "nope" })).unwrap_err();
+    assert_eq!(err["code"], json!("NOT_FOUND"));
+    let err = invoke(&app, "check_payment", json!({ "charge_id": charge_id })).unwrap_err();
+    assert!(err.get("code").is_none(), "camelCase only: {err}");
 }

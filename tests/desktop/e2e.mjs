@@ -4,8 +4,10 @@
 //
 // Flow: open a session -> "MODO DEMO" banner -> book tomorrow 10:00-10:30 (America/Lima), S/ 80.00
 // -> QR (inline <svg>) + amount + "Esperando pago" -> "Simular pago" -> "Pagado" live, without a
-// page reload -> the agenda item shows the paid state too. Screenshots are taken of the whole X
-// screen with `xwd | convert` (WebDriver's screenshot command hangs under WebKitWebDriver).
+// page reload -> the agenda item shows the paid state too -> "Cancelar cita" with "Devolución total"
+// -> "Cancelada" and "Reembolsado" in the panel and the agenda (a real refund at the sandbox).
+// Screenshots are taken of the whole X screen with `xwd | convert` (WebDriver's screenshot command
+// hangs under WebKitWebDriver).
 //
 // Usually run by scripts/desktop-e2e.sh, which starts Xvfb and tauri-driver. Environment:
 //   TAURI_DRIVER_URL   WebDriver endpoint (default http://127.0.0.1:$TAURI_DRIVER_PORT, port 4444)
@@ -36,6 +38,7 @@ const REQUEST_MS = 30_000; // one ordinary WebDriver request
 const NEW_SESSION_MS = 60_000; // starting the app can be slow on a loaded 2-core machine
 const DELETE_SESSION_MS = 15_000;
 const PAID_WAIT_MS = 20_000;
+const REFUND_WAIT_MS = 20_000;
 
 const ELEMENT_KEY = 'element-6066-11e4-a52e-4f735466cecf';
 const PATIENT = `Ana E2E ${Date.now().toString(36).slice(-5)}`;
@@ -139,6 +142,13 @@ async function text(elementId) {
 
 async function click(elementId) {
   await wd('POST', session(`/element/${elementId}/click`), {});
+}
+
+/** Scrolls an element of a scrolling column into view first (WebKitWebDriver does not), then clicks it. */
+async function clickInView(elementId) {
+  await exec("arguments[0].scrollIntoView({ block: 'center' }); return true;", [{ [ELEMENT_KEY]: elementId }]);
+  await sleep(200);
+  await click(elementId);
 }
 
 /** Clears a text field and types into it (real key events), then checks the field holds the text. */
@@ -376,6 +386,77 @@ step('the agenda item shows the paid state too', async () => {
   if (item.amount !== 'S/ 80.00') fail(`the agenda item shows amount ${JSON.stringify(item.amount)}, expected "S/ 80.00"`);
   if (item.day !== bookingDate) fail(`the agenda shows day ${JSON.stringify(item.day)}, expected the booking's day ${bookingDate}`);
   screenshot('02-paid');
+});
+
+step('"Cancelar cita" on the paid booking asks for a refund decision', async () => {
+  const button = await waitForElement(byTestId('cancel-booking'), 10_000, 'the cancel-booking button');
+  await clickInView(button);
+  await waitForElement(`${byTestId('cancel-dialog')}[open]`, 10_000, 'the open cancel dialog');
+  const dialog = await exec(
+    `const d = document.querySelector(arguments[0]);
+     const squash = (t) => (t ?? '').replace(/\\s+/g, ' ').trim();
+     return { title: squash(d.querySelector('h2')?.textContent),
+              choices: [...d.querySelectorAll('label.choice')].map((l) => squash(l.textContent)),
+              focused: document.activeElement?.dataset?.testid ?? null };`,
+    [byTestId('cancel-dialog')],
+  );
+  if (dialog.title !== '¿Cancelar la cita?') fail(`the dialog's title reads ${JSON.stringify(dialog.title)}`);
+  const wanted = ['Sin devolución', 'Devolución total (S/ 80.00)', 'Devolución parcial'];
+  if (JSON.stringify(dialog.choices) !== JSON.stringify(wanted)) {
+    fail(`the refund choices read ${JSON.stringify(dialog.choices)}, expected ${JSON.stringify(wanted)}`);
+  }
+  if (dialog.focused !== 'cancel-refund-none') fail(`focus is on ${JSON.stringify(dialog.focused)}, expected the first choice`);
+  const full = await find(byTestId('cancel-refund-full'));
+  if (!full) fail('the "Devolución total" choice (cancel-refund-full) is not in the dialog');
+  await click(full);
+  const checked = await exec('return document.querySelector(arguments[0]).checked;', [byTestId('cancel-refund-full')]);
+  if (checked !== true) fail('clicking "Devolución total" did not select it');
+  screenshot('03-cancel-dialog');
+});
+
+step('confirming refunds in full: "Cancelada" and "Reembolsado" in the panel', async () => {
+  await click(await find(byTestId('cancel-confirm')));
+  let last = null;
+  await waitFor(
+    async () => {
+      last = await exec(
+        `const squash = (t) => (t ?? '').replace(/\\s+/g, ' ').trim();
+         const q = (id) => document.querySelector('[data-testid="' + id + '"]');
+         return { dialogOpen: !!q('cancel-dialog'), refundError: q('cancel-refund-error') ? squash(q('cancel-refund-error').textContent) : null,
+                  error: q('cancel-error') ? squash(q('cancel-error').textContent) : null,
+                  booking: squash(q('booking-status')?.textContent), charge: squash(q('charge-status')?.textContent),
+                  chargeCode: q('charge-status')?.dataset.status ?? null };`,
+      );
+      if (last.refundError || last.error) fail(`the cancel was refused: ${last.refundError ?? last.error}`);
+      return !last.dialogOpen && last.booking === 'Cancelada' && last.charge === 'Reembolsado' ? last : null;
+    },
+    { timeoutMs: REFUND_WAIT_MS, intervalMs: 300, message: 'the panel never showed "Cancelada" and "Reembolsado"' },
+  ).catch((e) => fail(`${e.message}; last seen: ${JSON.stringify(last)}`));
+  if (last.chargeCode !== 'refunded') fail(`charge-status has data-status=${JSON.stringify(last.chargeCode)}, expected "refunded"`);
+  if (await find(byTestId('cancel-booking'))) fail('the cancel-booking button is still shown for a cancelled booking');
+  const marker = await exec('return window.__mostradorE2E ?? null;');
+  if (marker !== paidMarker) fail('the page was reloaded during the cancel (the window marker is gone)');
+});
+
+step('the agenda item shows "Reembolsado" and "Cancelada" too', async () => {
+  let last = null;
+  await waitFor(
+    async () => {
+      last = await exec(
+        `const items = [...document.querySelectorAll(arguments[0] + ' ' + arguments[1])];
+         const mine = items.find((i) => i.querySelector('.patient')?.textContent.trim() === arguments[2]);
+         if (!mine) return { found: false, items: items.length };
+         const squash = (t) => (t ?? '').replace(/\\s+/g, ' ').trim();
+         const chip = mine.querySelector('[data-testid="agenda-item-status"]');
+         const over = mine.querySelector('[data-testid="agenda-item-booking-status"]');
+         return { found: true, charge: squash(chip?.textContent), booking: squash(over?.textContent) };`,
+        [byTestId('agenda-list'), byTestId('agenda-item'), PATIENT],
+      );
+      return last?.found && last.charge === 'Reembolsado' && last.booking === 'Cancelada' ? last : null;
+    },
+    { timeoutMs: 10_000, message: `the agenda item for ${PATIENT} never showed "Reembolsado" and "Cancelada"` },
+  ).catch((e) => fail(`${e.message}; last seen: ${JSON.stringify(last)}`));
+  screenshot('04-cancelled-refunded');
 });
 
 // ---------------------------------------------------------------------------------------------

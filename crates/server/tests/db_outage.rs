@@ -16,10 +16,8 @@ use chrono::{DateTime, Utc};
 use desk::Store;
 use desk::model::ChargeStatus;
 use desk::store::SqlStore;
-use hmac::{Hmac, Mac};
 use sandbox::{GhlDelivery, PayRequest, Sandbox, SandboxConfig, seed};
 use serde_json::{Value, json};
-use sha2::Sha256;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
@@ -28,7 +26,9 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-const HUB: &str = env!("CARGO_BIN_EXE_mostrador-hub");
+mod support;
+use support::{free_port, sign, start_hub};
+
 const TOKEN: &str = "db-outage-token-0123456789";
 /// Distinct signed MP deliveries; every tenth is sent again after its 200 (an MP replay).
 const DELIVERIES: usize = 1000;
@@ -437,90 +437,9 @@ impl Db {
 // The hub
 // ---------------------------------------------------------------------------------------
 
-struct Hub {
-    child: Child,
-    listener: String,
-    api: String,
-}
-
-impl Drop for Hub {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-async fn start_hub(sandbox: &Sandbox, database_url: &str, data: &Path, ports: (u16, u16)) -> Hub {
-    let c = sandbox.config();
-    let log = std::fs::File::create(data.join("hub.log")).unwrap();
-    let child = Command::new(HUB)
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("RUST_LOG", "warn")
-        .env("GHL_ACCESS_TOKEN", &c.ghl_access_token)
-        .env("GHL_LOCATION_ID", &c.location_id)
-        .env("GHL_BASE_URL", sandbox.ghl_base_url())
-        .env("MP_ACCESS_TOKEN", &c.mp_access_token)
-        .env("MP_BASE_URL", sandbox.mp_base_url())
-        .env("MP_WEBHOOK_SECRET", &c.mp_webhook_secret)
-        // The sandbox signs GHL webhooks with its own key pairs; trust their public halves.
-        .env(
-            "GHL_WEBHOOK_PUBLIC_KEYS",
-            format!(
-                "{}\n{}",
-                sandbox::SANDBOX_GHL_ED25519_PUBLIC_KEY_PEM,
-                sandbox::SANDBOX_GHL_RSA_PUBLIC_KEY_PEM
-            ),
-        )
-        .env("DATABASE_URL", database_url)
-        .env("MOSTRADOR_DATA_DIR", data)
-        .env("LISTEN_ADDR", format!("127.0.0.1:{}", ports.0))
-        .env("API_LISTEN_ADDR", format!("127.0.0.1:{}", ports.1))
-        .env("HUB_API_TOKEN", TOKEN)
-        .current_dir(data)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(log)
-        .spawn()
-        .unwrap();
-    let hub = Hub {
-        child,
-        listener: format!("http://127.0.0.1:{}", ports.0),
-        api: format!("http://127.0.0.1:{}", ports.1),
-    };
-    let http = reqwest::Client::new();
-    for _ in 0..600 {
-        if let Ok(r) = http.get(format!("{}/healthz", hub.listener)).send().await
-            && r.status() == 200
-        {
-            return hub;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!(
-        "the hub did not come up: {}",
-        std::fs::read_to_string(data.join("hub.log")).unwrap_or_default()
-    );
-}
-
 // ---------------------------------------------------------------------------------------
 // MP: the burst of signed deliveries
 // ---------------------------------------------------------------------------------------
-
-fn sign(secret: &str, data_id: &str, request_id: &str, ts: &str) -> String {
-    let manifest = format!("id:{data_id};request-id:{request_id};ts:{ts};");
-    let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).unwrap();
-    mac.update(manifest.as_bytes());
-    format!("ts={ts},v1={}", hex::encode(mac.finalize().into_bytes()))
-}
 
 /// `day` days from today in Lima, the `n`-th 30-minute slot from 08:00.
 fn slot(day: i64, n: usize) -> (DateTime<chrono_tz::Tz>, DateTime<chrono_tz::Tz>) {
@@ -698,7 +617,7 @@ async fn burst_with_db_outage(mut db: Db) {
         desk::config::GHL_WEBHOOK_PATH
     )));
     let database_url = db.url();
-    let hub = start_hub(&sandbox, &database_url, data.path(), ports).await;
+    let hub = start_hub(&sandbox, &database_url, data.path(), ports, TOKEN).await;
     let http = reqwest::Client::new();
 
     // Booked and paid charges whose MP webhooks never arrive (no tunnel): the burst tells the

@@ -5,88 +5,20 @@
 use desk::Store;
 use desk::model::ChargeStatus;
 use desk::store::SqlStore;
-use hmac::{Hmac, Mac};
 use sandbox::{PayRequest, Sandbox, SandboxConfig, seed};
 use serde_json::{Value, json};
-use sha2::Sha256;
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-const HUB: &str = env!("CARGO_BIN_EXE_mostrador-hub");
+mod support;
+use support::{free_port, sign, start_hub};
+
 const TOKEN: &str = "reliability-token-0123456789";
 const DELIVERIES: usize = 2000;
 const CHARGES: usize = 10;
 const KILL_AFTER: usize = 800;
 
-struct Hub {
-    child: Child,
-    listener: String,
-    api: String,
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-async fn start_hub(
-    sandbox: &Sandbox,
-    database_url: &str,
-    data: &std::path::Path,
-    ports: (u16, u16),
-) -> Hub {
-    let c = sandbox.config();
-    let child = Command::new(HUB)
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("RUST_LOG", "warn")
-        .env("GHL_ACCESS_TOKEN", &c.ghl_access_token)
-        .env("GHL_LOCATION_ID", &c.location_id)
-        .env("GHL_BASE_URL", sandbox.ghl_base_url())
-        .env("MP_ACCESS_TOKEN", &c.mp_access_token)
-        .env("MP_BASE_URL", sandbox.mp_base_url())
-        .env("MP_WEBHOOK_SECRET", &c.mp_webhook_secret)
-        .env("DATABASE_URL", database_url)
-        .env("MOSTRADOR_DATA_DIR", data)
-        .env("LISTEN_ADDR", format!("127.0.0.1:{}", ports.0))
-        .env("API_LISTEN_ADDR", format!("127.0.0.1:{}", ports.1))
-        .env("HUB_API_TOKEN", TOKEN)
-        .current_dir(data)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let hub = Hub {
-        child,
-        listener: format!("http://127.0.0.1:{}", ports.0),
-        api: format!("http://127.0.0.1:{}", ports.1),
-    };
-    let http = reqwest::Client::new();
-    for _ in 0..200 {
-        if let Ok(r) = http.get(format!("{}/healthz", hub.listener)).send().await
-            && r.status() == 200
-        {
-            return hub;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("the hub did not come up");
-}
-
-fn sign(secret: &str, data_id: &str, request_id: &str, ts: &str) -> String {
-    let manifest = format!("id:{data_id};request-id:{request_id};ts:{ts};");
-    let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).unwrap();
-    mac.update(manifest.as_bytes());
-    format!("ts={ts},v1={}", hex::encode(mac.finalize().into_bytes()))
-}
-
-/// Tomorrow in Lima at a 30-minute slot from 08:00, as RFC 3339.
 fn slot(n: usize) -> (String, String) {
     use chrono::{Duration, NaiveTime, TimeZone, Utc};
     let tz = chrono_tz::America::Lima;
@@ -105,7 +37,7 @@ async fn burst_with_a_kill(database_url: String, store: SqlStore) {
     let sandbox = Sandbox::start(SandboxConfig::demo()).await.unwrap();
     let data = tempfile::tempdir().unwrap();
     let ports = (free_port(), free_port());
-    let mut hub = start_hub(&sandbox, &database_url, data.path(), ports).await;
+    let mut hub = start_hub(&sandbox, &database_url, data.path(), ports, TOKEN).await;
     let http = reqwest::Client::new();
 
     // Ten booked and paid charges; their webhooks never arrive (no tunnel): the burst below
@@ -260,7 +192,7 @@ async fn burst_with_a_kill(database_url: String, store: SqlStore) {
     hub.child.wait().unwrap();
     let acked_before_kill = acked.load(Ordering::SeqCst);
     // The senders keep retrying, as MP does, until the hub is back on the same address.
-    let mut hub = start_hub(&sandbox, &database_url, data.path(), ports).await;
+    let mut hub = start_hub(&sandbox, &database_url, data.path(), ports, TOKEN).await;
     burst.await.unwrap();
     let burst_took = started.elapsed();
     let acked = acked.load(Ordering::SeqCst);

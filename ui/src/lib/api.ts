@@ -102,6 +102,10 @@ export const api = {
   chargeQr: (chargeId: string) => invoke<ChargeQr>('charge_qr', { chargeId }),
   simulatePayment: (chargeId: string) => invoke<null>('simulate_payment', { chargeId }),
   retryLink: (chargeId: string) => invoke<null>('retry_link', { chargeId }),
+  /** `refund`: null for an unpaid booking; "none", "full" or an amount ("25.00") for a paid one. */
+  cancelBooking: (bookingId: string, refund: string | null) =>
+    invoke<BookingView>('cancel_booking', { bookingId, refund }),
+  checkPayment: (chargeId: string) => invoke<null>('check_payment', { chargeId }),
   onChargeUpdated: (handler: (update: ChargeUpdated) => void): Promise<UnlistenFn> =>
     listen<ChargeUpdated>(CHARGE_UPDATED_EVENT, (event) => handler(event.payload)),
 };

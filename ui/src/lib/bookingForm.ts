@@ -85,7 +85,8 @@ export function validateBooking(
   };
 }
 
-function amountMessage(problem: string, currency: string): FieldMessage {
+/** The message for an amount `normalizeAmount` refused (the booking form and the refund share it). */
+export function amountMessage(problem: string, currency: string): FieldMessage {
   switch (problem) {
     case 'required':
       return { key: 'validation.amountRequired' };

@@ -8,6 +8,9 @@ const api = vi.hoisted(() => ({
   createBooking: vi.fn(),
   chargeQr: vi.fn(),
   simulatePayment: vi.fn(),
+  retryLink: vi.fn(),
+  cancelBooking: vi.fn(),
+  checkPayment: vi.fn(),
   onChargeUpdated: vi.fn(),
 }));
 vi.mock('./api', () => ({ api }));
@@ -108,5 +111,130 @@ describe('Desk', () => {
     api.chargeQr.mockRejectedValue({ code: 'MP_UNAUTHORIZED', message: 'bad token' });
     await desk.select(booking('e', {}));
     expect(desk.panelError).toEqual({ code: 'MP_UNAUTHORIZED', message: 'bad token' });
+  });
+
+  it('cancels the booking on screen and shows what Rust returned in the agenda and the panel', async () => {
+    const desk = new Desk();
+    api.listBookings.mockResolvedValue([booking('a', {}), booking('b', {})]);
+    await desk.showDay('2025-05-14');
+    await desk.select(desk.bookings[0]);
+    api.cancelBooking.mockResolvedValue({ ...booking('a', { status: 'cancelled' }), status: 'cancelled' });
+
+    expect(await desk.cancelSelected(null)).toBeNull();
+    expect(api.cancelBooking).toHaveBeenCalledWith('a', null);
+    expect(desk.bookings[0].status).toBe('cancelled');
+    expect(desk.bookings[0].charge?.status).toBe('cancelled');
+    expect(desk.bookings[1].status).toBe('confirmed');
+    expect(desk.selected?.status).toBe('cancelled');
+    expect(desk.qr?.status).toBe('cancelled');
+    expect(desk.cancelling).toBe(false);
+    expect(desk.refundPending).toBeNull();
+
+    // The panel and its agenda row stay one object: a later event reaches both.
+    expect(desk.selected).toBe(desk.bookings[0]);
+    desk.applyUpdate({ chargeId: 'chg-a', bookingId: 'a', status: 'expired' });
+    expect(desk.selected?.charge?.status).toBe('expired');
+    expect(desk.bookings[0].charge?.status).toBe('expired');
+  });
+
+  it('passes the refund decision and shows a refunded charge', async () => {
+    const desk = new Desk();
+    api.listBookings.mockResolvedValue([booking('p', { status: 'paid' })]);
+    await desk.showDay('2025-05-14');
+    await desk.select(desk.bookings[0]);
+    api.cancelBooking.mockResolvedValue({ ...booking('p', { status: 'partially_refunded' }), status: 'cancelled' });
+
+    expect(await desk.cancelSelected('30.00')).toBeNull();
+    expect(api.cancelBooking).toHaveBeenCalledWith('p', '30.00');
+    expect(desk.bookings[0].charge?.status).toBe('partially_refunded');
+    expect(desk.selected?.charge?.status).toBe('partially_refunded');
+    expect(desk.refundPending).toBeNull();
+  });
+
+  it('remembers a refund MP has not confirmed yet until the charge changes', async () => {
+    const desk = new Desk();
+    api.listBookings.mockResolvedValue([booking('p', { status: 'paid' })]);
+    await desk.showDay('2025-05-14');
+    await desk.select(desk.bookings[0]);
+    api.cancelBooking.mockResolvedValue({ ...booking('p', { status: 'paid' }), status: 'cancelled' });
+
+    expect(await desk.cancelSelected('full')).toBeNull();
+    expect(desk.refundPending).toBe('chg-p');
+    desk.applyUpdate({ chargeId: 'chg-p', bookingId: 'p', status: 'refunded' });
+    expect(desk.refundPending).toBeNull();
+    expect(desk.selected?.charge?.status).toBe('refunded');
+  });
+
+  it('keeping the money is no pending refund', async () => {
+    const desk = new Desk();
+    await desk.select(booking('p', { status: 'paid' }));
+    api.cancelBooking.mockResolvedValue({ ...booking('p', { status: 'paid' }), status: 'cancelled' });
+    expect(await desk.cancelSelected('none')).toBeNull();
+    expect(desk.refundPending).toBeNull();
+    expect(desk.selected?.status).toBe('cancelled');
+  });
+
+  it('hands a refused cancel back unchanged, and re-reads a charge paid meanwhile', async () => {
+    const desk = new Desk();
+    api.listBookings.mockResolvedValue([booking('a', {})]);
+    await desk.showDay('2025-05-14');
+    await desk.select(desk.bookings[0]);
+    const refused = { code: 'VALIDATION', message: 'the booking is paid', details: { field: 'refund' } };
+    api.cancelBooking.mockRejectedValue(refused);
+    api.chargeQr.mockImplementation(async (id: string) => qrFor(id, 'paid'));
+
+    expect(await desk.cancelSelected(null)).toEqual(refused);
+    expect(desk.selected?.status).toBe('confirmed');
+    expect(desk.selected?.charge?.status).toBe('paid');
+    expect(desk.cancelling).toBe(false);
+
+    api.cancelBooking.mockRejectedValue({ code: 'PROVIDER_UNAVAILABLE', message: 'GHL down' });
+    expect(await desk.cancelSelected('full')).toEqual({ code: 'PROVIDER_UNAVAILABLE', message: 'GHL down' });
+  });
+
+  it('does nothing without a booking on screen', async () => {
+    const desk = new Desk();
+    expect(await desk.cancelSelected(null)).toBeNull();
+    await desk.checkPayment();
+    expect(api.cancelBooking).not.toHaveBeenCalled();
+    expect(api.checkPayment).not.toHaveBeenCalled();
+  });
+
+  it('checks a payment now and shows the fresh status everywhere', async () => {
+    const desk = new Desk();
+    api.listBookings.mockResolvedValue([booking('a', {})]);
+    await desk.showDay('2025-05-14');
+    await desk.select({ ...desk.bookings[0], charge: { ...desk.bookings[0].charge! } });
+    api.checkPayment.mockResolvedValue(null);
+    api.chargeQr.mockImplementation(async (id: string) => qrFor(id, 'paid'));
+
+    await desk.checkPayment();
+    expect(api.checkPayment).toHaveBeenCalledWith('chg-a');
+    expect(desk.selected?.charge?.status).toBe('paid');
+    expect(desk.selected?.charge?.paidAt).not.toBeNull();
+    expect(desk.bookings[0].charge?.status).toBe('paid');
+    expect(desk.checkedCharge).toBe('chg-a');
+    expect(desk.checking).toBe(false);
+  });
+
+  it('says when MP still has no payment, and forgets it when another booking is shown', async () => {
+    const desk = new Desk();
+    await desk.select(booking('a', {}));
+    api.checkPayment.mockResolvedValue(null);
+    await desk.checkPayment();
+    expect(desk.selected?.charge?.status).toBe('open');
+    expect(desk.checkedCharge).toBe('chg-a');
+    await desk.select(booking('b', {}));
+    expect(desk.checkedCharge).toBeNull();
+  });
+
+  it('keeps a failed check as a panel error', async () => {
+    const desk = new Desk();
+    await desk.select(booking('a', {}));
+    api.checkPayment.mockRejectedValue({ code: 'MP_UNAUTHORIZED', message: 'bad token' });
+    await desk.checkPayment();
+    expect(desk.panelError).toEqual({ code: 'MP_UNAUTHORIZED', message: 'bad token' });
+    expect(desk.checkedCharge).toBeNull();
+    expect(desk.checking).toBe(false);
   });
 });

@@ -32,6 +32,12 @@ export class Desk {
   panelError = $state<ApiError | null>(null);
   simulating = $state(false);
   retrying = $state(false);
+  cancelling = $state(false);
+  checking = $state(false);
+  /** The charge "Verificar pago" last asked MP about, to say when MP had nothing new. */
+  checkedCharge = $state<string | null>(null);
+  /** A charge whose refund was asked for but not yet confirmed by MP (the outbox retries it). */
+  refundPending = $state<string | null>(null);
 
   private agendaRequest = 0;
   private qrRequest = 0;
@@ -88,6 +94,7 @@ export class Desk {
     this.selected = booking;
     this.qr = null;
     this.panelError = null;
+    this.checkedCharge = null;
     await this.loadQr();
   }
 
@@ -98,6 +105,7 @@ export class Desk {
     this.qr = null;
     this.panelError = null;
     this.qrLoading = false;
+    this.checkedCharge = null;
   }
 
   /** A booking was just created: show its day and its charge. */
@@ -141,27 +149,91 @@ export class Desk {
     }
   }
 
+  /**
+   * Cancels the booking on screen. `refund` is null for an unpaid booking, else staff's
+   * decision ("none", "full", "25.00"). Resolves to null once cancelled (the agenda and the
+   * panel then show the booking as Rust returned it), or to the error for the dialog to place.
+   */
+  async cancelSelected(refund: string | null): Promise<ApiError | null> {
+    const booking = this.selected;
+    if (!booking || this.cancelling) return null;
+    this.cancelling = true;
+    try {
+      const view = await api.cancelBooking(booking.id, refund);
+      // MP had not answered yet: the outbox retries, and `charge-updated` brings the result.
+      const charge = view.charge;
+      const asked = refund !== null && refund !== 'none';
+      this.refundPending = asked && charge && ['paid', 'needs_review'].includes(charge.status) ? charge.id : null;
+      this.replaceBooking(view);
+      return null;
+    } catch (raw) {
+      const error = toApiError(raw);
+      // Refused for want of a refund decision: the charge was paid meanwhile; show it so.
+      if (refund === null && error.details?.field === 'refund') await this.loadQr();
+      return error;
+    } finally {
+      this.cancelling = false;
+    }
+  }
+
+  /** "Verificar pago": asks MP about the charge on screen now, then shows what it said. */
+  async checkPayment(): Promise<void> {
+    const chargeId = this.selected?.charge?.id;
+    if (!chargeId || this.checking) return;
+    this.checking = true;
+    this.checkedCharge = null;
+    this.panelError = null;
+    try {
+      await api.checkPayment(chargeId);
+      // The event may come before or after this answer; the QR read is the fresh status either way.
+      await this.loadQr();
+      if (this.qr?.chargeId === chargeId) this.setChargeStatus(chargeId, this.qr.status);
+      if (this.selected?.charge?.id === chargeId) this.checkedCharge = chargeId;
+    } catch (error) {
+      this.panelError = toApiError(error);
+    } finally {
+      this.checking = false;
+    }
+  }
+
   /** Applies a `charge-updated` event to the agenda and the panel. */
   applyUpdate(update: ChargeUpdated): void {
+    const shown = this.selected?.charge;
+    const wasWithoutLink = !!shown && shown.id === update.chargeId && !this.qr;
+    const seen = this.setChargeStatus(update.chargeId, update.status);
+    if (this.refundPending === update.chargeId && update.status !== 'paid') this.refundPending = null;
+    // A draft charge got its link: now there is a QR to show.
+    if (wasWithoutLink && update.status === 'open') void this.loadQr();
+    // Another desk (or a webhook) touched a booking we do not have: refresh the day.
+    if (!seen) void this.reloadAgenda();
+  }
+
+  /** Sets a charge's status wherever it is shown; false when it is not shown at all. */
+  private setChargeStatus(chargeId: string, status: string): boolean {
     let seen = false;
     for (const booking of this.bookings) {
-      if (booking.charge?.id === update.chargeId) {
-        booking.charge.status = update.status;
+      if (booking.charge?.id === chargeId) {
+        booking.charge.status = status;
         seen = true;
       }
     }
     const shown = this.selected?.charge;
-    if (shown && shown.id === update.chargeId) {
-      const wasWithoutLink = !this.qr;
-      shown.status = update.status;
-      if (this.qr) this.qr.status = update.status;
-      if (update.status === 'paid' && !shown.paidAt) shown.paidAt = new Date().toISOString();
-      // A draft charge got its link: now there is a QR to show.
-      if (wasWithoutLink && update.status === 'open') void this.loadQr();
+    if (shown && shown.id === chargeId) {
+      shown.status = status;
+      if (this.qr) this.qr.status = status;
+      if (status === 'paid' && !shown.paidAt) shown.paidAt = new Date().toISOString();
       seen = true;
     }
-    // Another desk (or a webhook) touched a booking we do not have: refresh the day.
-    if (!seen) void this.reloadAgenda();
+    return seen;
+  }
+
+  /** Puts a booking as Rust returned it into the agenda and, if it is on screen, the panel. */
+  private replaceBooking(view: BookingView): void {
+    this.bookings = this.bookings.map((b) => (b.id === view.id ? view : b));
+    if (this.selected?.id !== view.id) return;
+    // The agenda's row and the panel share one object, as when picked from the agenda.
+    this.selected = this.bookings.find((b) => b.id === view.id) ?? view;
+    if (this.qr && view.charge?.id === this.qr.chargeId) this.qr.status = view.charge.status;
   }
 
   private async loadQr(): Promise<void> {

@@ -38,6 +38,14 @@ describe('i18n', () => {
     expect(translate('es', 'panel.simulate')).toBe('Simular pago del paciente');
     expect(translate('es', 'demo.title')).toBe('MODO DEMO');
     expect(translate('es', 'panel.waiting')).toBe('Esperando pago');
+    expect(translate('es', 'panel.cancel')).toBe('Cancelar cita');
+    expect(translate('es', 'panel.check')).toBe('Verificar pago');
+    expect(translate('es', 'cancel.title')).toBe('¿Cancelar la cita?');
+    expect(translate('es', 'cancel.unpaidBody')).toBe('El link de pago dejará de funcionar.');
+    expect(translate('es', 'cancel.refundNone')).toBe('Sin devolución');
+    expect(translate('es', 'cancel.refundFull', { amount: 'S/ 80.00' })).toBe('Devolución total (S/ 80.00)');
+    expect(translate('es', 'cancel.refundPartial')).toBe('Devolución parcial');
+    expect(translate('es', 'booking.status.cancelled')).toBe('Cancelada');
   });
 
   it('accepts only supported languages', () => {

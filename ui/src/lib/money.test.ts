@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { currencyScale, formatMoney, normalizeAmount } from './money';
+import { compareAmounts, currencyScale, formatMoney, normalizeAmount } from './money';
 
 // Intl separates currency and number with a no-break space in some locales.
 const plain = (s: string) => s.replace(/\u00a0|\u202f/g, ' ');
@@ -56,5 +56,20 @@ describe('normalizeAmount', () => {
   it('knows each currency scale', () => {
     expect(currencyScale('PEN')).toBe(2);
     expect(currencyScale('clp')).toBe(0);
+  });
+});
+
+describe('compareAmounts', () => {
+  it('orders amounts exactly, whatever their spelling', () => {
+    expect(compareAmounts('80.01', '80.00', 'PEN')).toBe(1);
+    expect(compareAmounts('80', '80.00', 'PEN')).toBe(0);
+    expect(compareAmounts('9.99', '10', 'PEN')).toBe(-1);
+    expect(compareAmounts('0.3', '0.29', 'PEN')).toBe(1);
+    expect(compareAmounts('9999999999999999.99', '9999999999999999.98', 'PEN')).toBe(1);
+    expect(compareAmounts('15001', '15000', 'CLP')).toBe(1);
+  });
+
+  it('refuses what is not an amount', () => {
+    expect(() => compareAmounts('abc', '1', 'PEN')).toThrow(RangeError);
   });
 });

@@ -60,3 +60,17 @@ export function normalizeAmount(
   const amount = scale === 0 ? whole : `${whole}.${fraction.padEnd(scale, '0')}`;
   return { ok: true, amount };
 }
+
+/**
+ * Orders two amounts of `currency` exactly (in minor units, never as floats): negative when
+ * `a` is less than `b`, zero when equal, positive when greater. Both must be valid amounts.
+ */
+export function compareAmounts(a: string, b: string, currency: string): number {
+  const minor = (text: string): bigint => {
+    const normal = normalizeAmount(text, currency);
+    if (!normal.ok) throw new RangeError(`not an amount: ${text}`);
+    return BigInt(normal.amount.replace('.', ''));
+  };
+  const diff = minor(a) - minor(b);
+  return diff < 0n ? -1 : diff > 0n ? 1 : 0;
+}

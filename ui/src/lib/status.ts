@@ -1,4 +1,4 @@
-// Charge status codes (DESIGN.md §3) → the label and tone of their chip.
+// Charge status codes (DESIGN.md §3) → the label and tone of their chip; a booking that is over → its label.
 
 import type { MessageKey } from './i18n';
 
@@ -49,4 +49,11 @@ export function panelStatusKey(status: string): MessageKey {
   if (status === 'open') return 'panel.waiting';
   if (status === 'paid') return 'panel.paid';
   return chargeStatusKey(status);
+}
+
+/** The label key for a booking that is over (cancelled or deleted); null while it stands. */
+export function bookingOverKey(status: string): MessageKey | null {
+  if (status === 'cancelled') return 'booking.status.cancelled';
+  if (status === 'deleted') return 'booking.status.deleted';
+  return null;
 }

@@ -25,6 +25,10 @@ export type FakeControl = {
   emitChargeUpdated(update: ChargeUpdated): Promise<void>;
   /** The fake's bookings, for assertions. */
   bookings(): BookingView[];
+  /** The patient pays but MP's webhook never comes: only `check_payment` finds the payment. */
+  payWithoutWebhook(chargeId: string): void;
+  /** Changes a charge's status without telling the UI (its event was lost on the way). */
+  setStatusSilently(chargeId: string, status: string): void;
 };
 
 declare global {
@@ -36,6 +40,8 @@ declare global {
 const TZ = 'America/Lima'; // UTC−5 all year: simple offset arithmetic is exact here.
 const OFFSET = '-05:00';
 const MAX_AMOUNT = 5000;
+/** Charge statuses that hold the patient's money (the engine's rule in desk::cancel). */
+const HOLDS_MONEY = ['paid', 'partially_refunded', 'needs_review'];
 
 function todayInLima(): string {
   return new Intl.DateTimeFormat('en-CA', { timeZone: TZ, year: 'numeric', month: '2-digit', day: '2-digit' }).format(new Date());
@@ -91,6 +97,10 @@ export function installFake(options: { demo?: boolean; latencyMs?: number } = {}
   const byKey = new Map<string, BookingView>();
   const failures = new Map<string, ApiError>();
   const calls: FakeControl['calls'] = [];
+  /** Amount refunded per charge, in cents. */
+  const refunded = new Map<string, number>();
+  /** Charges paid at "MP" whose webhook never arrived. */
+  const unannounced = new Set<string>();
   let serial = 0;
 
   function charge(amount: string, status: string): ChargeView {
@@ -162,6 +172,65 @@ export function installFake(options: { demo?: boolean; latencyMs?: number } = {}
     return emit('charge-updated', update);
   }
 
+  const cents = (amount: string) => Math.round(Number(amount) * 100);
+
+  /** desk::RefundDecision::parse, then the charge's scale: null, "none", "full" or cents. */
+  function refundDecision(refund: unknown): null | 'none' | 'full' | number {
+    if (refund === null || refund === undefined) return null;
+    const text = String(refund).trim().toLowerCase();
+    if (text === '') fail('VALIDATION', 'choose none, full or an amount', 'refund');
+    if (text === 'none' || text === 'ninguno') return 'none';
+    if (text === 'full' || text === 'total') return 'full';
+    if (!/^\d*\.?\d*$/.test(text) || !(Number(text) > 0)) {
+      fail('VALIDATION', 'none, full, or a positive amount such as 25.00', 'refund');
+    }
+    if (/\.\d{3,}$/.test(text)) fail('VALIDATION', 'PEN amounts have at most 2 decimals', 'refund');
+    return cents(text);
+  }
+
+  /** Desk::cancel_booking: money checked first, then the calendar, then the charge. */
+  function cancelBooking(bookingId: unknown, refund: unknown): BookingView {
+    const decision = refundDecision(refund);
+    const booking = bookings.find((b) => b.id === bookingId);
+    if (!booking) return fail('NOT_FOUND', 'booking not found');
+    const ch = booking.charge;
+    let next = ch?.status;
+    if (ch && HOLDS_MONEY.includes(ch.status)) {
+      if (decision === null) fail('VALIDATION', 'the booking is paid: choose no refund, a partial or a full refund', 'refund');
+      const left = cents(ch.amount) - (refunded.get(ch.id) ?? 0);
+      if (decision !== 'none' && left <= 0) fail('CONFLICT', 'nothing left to refund on this charge');
+      if (typeof decision === 'number' && decision > left) {
+        fail('VALIDATION', `at most ${(left / 100).toFixed(2)} can be refunded`, 'refund');
+      }
+      if (decision === 'full' || decision === left) {
+        refunded.set(ch.id, cents(ch.amount));
+        next = 'refunded';
+      } else if (typeof decision === 'number') {
+        refunded.set(ch.id, cents(ch.amount) - left + decision);
+        next = 'partially_refunded';
+      }
+    } else if (ch && (ch.status === 'draft' || ch.status === 'open')) {
+      next = 'cancelled';
+    }
+    if (booking.status !== 'cancelled' && booking.status !== 'deleted') booking.status = 'cancelled';
+    if (ch && next && next !== ch.status) {
+      ch.status = next;
+      void emitChargeUpdated({ chargeId: ch.id, bookingId: booking.id, status: next });
+    }
+    return booking;
+  }
+
+  /** Desk::refresh_charge: a payment MP holds but never announced is found now. */
+  function checkPayment(chargeId: unknown): null {
+    const { booking, charge: ch } = findCharge(chargeId);
+    if (unannounced.delete(ch.id) && ch.status === 'open') {
+      ch.status = 'paid';
+      ch.paidAt = new Date().toISOString();
+      void emitChargeUpdated({ chargeId: ch.id, bookingId: booking.id, status: 'paid' });
+    }
+    return null;
+  }
+
   const copy = <T>(value: T): T => JSON.parse(JSON.stringify(value)) as T;
 
   function handle(cmd: string, args: Record<string, unknown>): unknown {
@@ -191,6 +260,10 @@ export function installFake(options: { demo?: boolean; latencyMs?: number } = {}
         setTimeout(() => void emitChargeUpdated({ chargeId: ch.id, bookingId: booking.id, status: 'paid' }), 300);
         return null;
       }
+      case 'cancel_booking':
+        return copy(cancelBooking(args.bookingId, args.refund));
+      case 'check_payment':
+        return checkPayment(args.chargeId);
       case 'retry_link': {
         const { booking, charge: ch } = findCharge(args.chargeId);
         if (ch.status === 'draft') {
@@ -226,6 +299,8 @@ export function installFake(options: { demo?: boolean; latencyMs?: number } = {}
     failNext: (cmd, error) => void failures.set(cmd, error),
     emitChargeUpdated,
     bookings: () => copy(bookings),
+    payWithoutWebhook: (chargeId) => void unannounced.add(chargeId),
+    setStatusSilently: (chargeId, next) => void (findCharge(chargeId).charge.status = next),
   };
   window.__mostradorFake = control;
   return control;

@@ -36,6 +36,31 @@ async function fillBooking(page, { calendar = 'cal-paredes', name = 'Ana Torres'
   await page.getByTestId('booking-amount').fill(amount);
 }
 
+/** @param {import('playwright-core').Page} page @param {string} cmd */
+async function callsOf(page, cmd) {
+  return page.evaluate((name) => (window.__mostradorFake?.calls ?? []).filter((c) => c.cmd === name).map((c) => c.args), cmd);
+}
+
+/** The data-testid of the focused element. @param {import('playwright-core').Page} page */
+async function focused(page) {
+  return page.evaluate(() => document.activeElement?.getAttribute('data-testid') ?? document.activeElement?.tagName ?? null);
+}
+
+/** Opens the seeded booking of `patient` and waits for its QR. @param {import('playwright-core').Page} page @param {string} patient */
+async function openCharge(page, patient) {
+  await page.getByTestId('agenda-item').filter({ hasText: patient }).click();
+  await page.locator('[data-testid="charge-qr"] svg').waitFor();
+}
+
+/** Its agenda row's chips. @param {import('playwright-core').Page} page @param {string} patient */
+async function rowChips(page, patient) {
+  const row = page.getByTestId('agenda-item').filter({ hasText: patient });
+  return {
+    charge: await textOf(row.getByTestId('agenda-item-status')),
+    booking: (await row.getByTestId('agenda-item-booking-status').count()) ? await textOf(row.getByTestId('agenda-item-booking-status')) : null,
+  };
+}
+
 describe('Mostrador desk UI', () => {
   before(async () => {
     harness = await startHarness();
@@ -199,11 +224,187 @@ describe('Mostrador desk UI', () => {
     assert.equal(await textOf(page.getByTestId('charge-status')), 'Esperando pago');
   });
 
+  it('cancels an unpaid booking after a confirm step: Cancelada, and the link is Cancelado', async () => {
+    const page = await open();
+    await openCharge(page, 'María Quispe');
+    const dialog = page.getByTestId('cancel-dialog');
+
+    // Esc closes the confirm step and changes nothing; focus goes back to the button.
+    await page.getByTestId('cancel-booking').click();
+    await dialog.waitFor();
+    assert.equal(await page.getByRole('dialog', { name: '¿Cancelar la cita?' }).count(), 1, 'a named dialog');
+    assert.match(await textOf(dialog), /El link de pago dejará de funcionar\./);
+    assert.match(await textOf(dialog), /María Quispe/);
+    assert.equal(await focused(page), 'cancel-back', 'focus starts on the safe answer');
+    assert.equal(await dialog.getByTestId('cancel-refund').count(), 0, 'no refund question for an unpaid booking');
+    await shot(page, '07-cancel-unpaid-confirm');
+    await page.keyboard.press('Escape');
+    await dialog.waitFor({ state: 'detached' });
+    assert.equal(await focused(page), 'cancel-booking');
+    assert.deepEqual(await callsOf(page, 'cancel_booking'), []);
+
+    // By keyboard: open, Tab to the confirm button, Enter.
+    await page.keyboard.press('Enter');
+    await dialog.waitFor();
+    await page.keyboard.press('Tab');
+    assert.equal(await focused(page), 'cancel-confirm');
+    await page.keyboard.press('Enter');
+    await dialog.waitFor({ state: 'detached' });
+
+    await eventually(async () => (await textOf(page.getByTestId('booking-status'))) === 'Cancelada', 'panel says Cancelada');
+    assert.equal(await textOf(page.getByTestId('charge-status')), 'Cancelado');
+    assert.deepEqual(await rowChips(page, 'María Quispe'), { charge: 'Cancelado', booking: 'Cancelada' });
+    assert.equal(await page.getByTestId('cancel-booking').count(), 0, 'nothing left to cancel');
+    assert.equal(await page.getByTestId('check-payment').count(), 0, 'nothing left to check');
+    assert.equal(await page.getByTestId('charge-qr').count(), 0, 'a dead link offers no QR');
+    assert.equal(await page.getByTestId('charge-link').count(), 0);
+    assert.equal(await page.getByTestId('simulate-payment').count(), 0);
+    assert.equal(await focused(page), 'charge-close', 'focus stays in the panel');
+    const [args] = await callsOf(page, 'cancel_booking');
+    assert.deepEqual(args, { bookingId: (await page.evaluate(() => window.__mostradorFake?.bookings()[0].id)), refund: null });
+    await shot(page, '08-cancelled-unpaid');
+  });
+
+  it('cancels a paid booking with a partial refund: checks the amount, shows Rust’s refusal, then Reembolso parcial', async () => {
+    const page = await open();
+    await openCharge(page, 'Jorge Huamán');
+    assert.equal(await textOf(page.getByTestId('charge-status')), 'Pagado');
+    assert.equal(await page.getByTestId('check-payment').count(), 0, 'a paid charge needs no check');
+    await page.getByTestId('cancel-booking').click();
+    const dialog = page.getByTestId('cancel-dialog');
+    await dialog.waitFor();
+    assert.match(await textOf(dialog.getByTestId('cancel-body')), /El paciente ya pagó S\/ 80\.00/);
+    const labels = await dialog.locator('label.choice').allTextContents();
+    assert.deepEqual(labels.map((l) => l.replace(/\s+/g, ' ').replace(/\u00a0/g, ' ').trim()),
+      ['Sin devolución', 'Devolución total (S/ 80.00)', 'Devolución parcial']);
+    assert.equal(await focused(page), 'cancel-refund-none', 'focus on the first choice, none chosen yet');
+    assert.equal(await dialog.locator('input[type="radio"]:checked').count(), 0);
+
+    // Nothing is sent until the decision is complete and plausible.
+    await dialog.getByTestId('cancel-confirm').click();
+    const error = dialog.getByTestId('cancel-refund-error');
+    await error.waitFor();
+    assert.equal(await textOf(error), 'Elige qué hacer con el dinero.');
+    await dialog.getByLabel('Devolución parcial').check();
+    const amount = dialog.getByTestId('cancel-refund-amount');
+    await amount.waitFor();
+    assert.equal(await focused(page), 'cancel-refund-amount', 'the amount takes focus');
+    await amount.fill('90');
+    await page.keyboard.press('Enter');
+    await eventually(async () => (await textOf(error)) === 'No puede ser más de S/ 80.00.', 'more than paid');
+    assert.equal(await amount.getAttribute('aria-invalid'), 'true');
+    assert.equal(await amount.getAttribute('aria-describedby'), 'cancel-refund-error');
+    await amount.fill('80.123');
+    await dialog.getByTestId('cancel-confirm').click();
+    await eventually(async () => /Máximo 2 decimales/.test(await textOf(error)), 'scale');
+    assert.deepEqual(await callsOf(page, 'cancel_booking'), [], 'no call for a bad amount');
+
+    // Rust's refusal on field "refund" lands next to the input.
+    await page.evaluate(() => window.__mostradorFake?.failNext('cancel_booking',
+      { code: 'VALIDATION', message: 'at most 50.00 can be refunded', details: { field: 'refund' } }));
+    await amount.fill('60');
+    await dialog.getByTestId('cancel-confirm').click();
+    await eventually(async () => /Revisa este dato.*at most 50\.00 can be refunded/.test(await textOf(error)), 'server field error');
+    assert.equal(await dialog.getByTestId('cancel-error').count(), 0, 'no banner for a field error');
+    assert.equal(await textOf(page.getByTestId('charge-status')), 'Pagado', 'nothing changed');
+    await shot(page, '09-cancel-paid-refund-error');
+
+    await amount.fill('30,5');
+    await dialog.getByTestId('cancel-confirm').click();
+    await dialog.waitFor({ state: 'detached' });
+    await eventually(async () => (await textOf(page.getByTestId('charge-status'))) === 'Reembolso parcial', 'panel says Reembolso parcial');
+    assert.equal(await textOf(page.getByTestId('booking-status')), 'Cancelada');
+    assert.deepEqual(await rowChips(page, 'Jorge Huamán'), { charge: 'Reembolso parcial', booking: 'Cancelada' });
+    const args = await callsOf(page, 'cancel_booking');
+    assert.deepEqual(args.map((a) => /** @type {any} */ (a).refund), ['60.00', '30.50']);
+    assert.equal(await page.getByTestId('cancel-booking').count(), 0);
+    await shot(page, '10-cancelled-partial-refund');
+  });
+
+  it('a booking paid meanwhile turns the confirm step into the refund question', async () => {
+    const page = await open();
+    await openCharge(page, 'María Quispe');
+    await page.evaluate(() => {
+      const booking = window.__mostradorFake?.bookings().find((b) => b.patientName === 'María Quispe');
+      if (booking?.charge) window.__mostradorFake?.setStatusSilently(booking.charge.id, 'paid');
+    });
+    await page.getByTestId('cancel-booking').click();
+    const dialog = page.getByTestId('cancel-dialog');
+    await dialog.getByTestId('cancel-confirm').click();
+    const error = dialog.getByTestId('cancel-refund-error');
+    await error.waitFor();
+    assert.equal(await textOf(error), 'El paciente acaba de pagar: elige qué hacer con el dinero.');
+    assert.equal(await textOf(page.getByTestId('charge-status')), 'Pagado', 'the panel re-read the charge');
+    await dialog.getByLabel('Sin devolución').check();
+    await dialog.getByTestId('cancel-confirm').click();
+    await dialog.waitFor({ state: 'detached' });
+    await eventually(async () => (await textOf(page.getByTestId('booking-status'))) === 'Cancelada', 'cancelled');
+    assert.equal(await textOf(page.getByTestId('charge-status')), 'Pagado', 'the money is kept');
+    assert.deepEqual((await callsOf(page, 'cancel_booking')).map((a) => /** @type {any} */ (a).refund), [null, 'none']);
+  });
+
+  it('a provider failure shows in the dialog, which stays open', async () => {
+    const page = await open();
+    await openCharge(page, 'Jorge Huamán');
+    await page.evaluate(() => window.__mostradorFake?.failNext('cancel_booking', { code: 'PROVIDER_UNAVAILABLE', message: 'GHL timed out' }));
+    await page.getByTestId('cancel-booking').click();
+    const dialog = page.getByTestId('cancel-dialog');
+    await dialog.getByLabel('Devolución total (S/ 80.00)').check();
+    await dialog.getByTestId('cancel-confirm').click();
+    const banner = dialog.getByTestId('cancel-error');
+    await banner.waitFor();
+    assert.match(await textOf(banner), /no responden.*GHL timed out/);
+    await dialog.getByTestId('cancel-confirm').click();
+    await dialog.waitFor({ state: 'detached' });
+    await eventually(async () => (await textOf(page.getByTestId('charge-status'))) === 'Reembolsado', 'refunded');
+    assert.deepEqual(await rowChips(page, 'Jorge Huamán'), { charge: 'Reembolsado', booking: 'Cancelada' });
+  });
+
+  it('"Verificar pago" asks MP now: nothing yet, then a payment whose webhook never came', async () => {
+    const page = await open({ demo: false });
+    await openCharge(page, 'María Quispe');
+    await page.getByTestId('check-payment').click();
+    const result = page.getByTestId('charge-check-result');
+    await result.waitFor();
+    assert.equal(await textOf(result), 'Mercado Pago aún no registra un pago para este cobro.');
+    assert.equal(await textOf(page.getByTestId('charge-status')), 'Esperando pago');
+
+    await page.evaluate(() => {
+      const booking = window.__mostradorFake?.bookings().find((b) => b.patientName === 'María Quispe');
+      if (booking?.charge) window.__mostradorFake?.payWithoutWebhook(booking.charge.id);
+    });
+    await page.getByTestId('check-payment').click();
+    await eventually(async () => (await textOf(page.getByTestId('charge-status'))) === 'Pagado', 'paid after the check');
+    assert.equal(await result.count(), 0);
+    assert.equal(await page.getByTestId('check-payment').count(), 0);
+    assert.deepEqual((await rowChips(page, 'María Quispe')).charge, 'Pagado');
+    const checks = await callsOf(page, 'check_payment');
+    assert.equal(checks.length, 2);
+    assert.match(/** @type {any} */ (checks[0]).chargeId, /^chg-/);
+  });
+
+  it('asks the refund question in English too', async () => {
+    const page = await open();
+    await page.getByTestId('lang-en').click();
+    await openCharge(page, 'Jorge Huamán');
+    await page.getByTestId('cancel-booking').click();
+    const dialog = page.getByTestId('cancel-dialog');
+    await dialog.waitFor();
+    assert.equal(await page.getByRole('dialog', { name: 'Cancel the appointment?' }).count(), 1);
+    const labels = await dialog.locator('label.choice').allTextContents();
+    assert.deepEqual(labels.map((l) => l.replace(/\s+/g, ' ').replace(/\u00a0/g, ' ').trim()),
+      ['No refund', 'Full refund (S/ 80.00)', 'Partial refund']);
+    await dialog.getByTestId('cancel-back').click();
+    await dialog.waitFor({ state: 'detached' });
+  });
+
   it('switches to English and remembers it', async () => {
     const page = await open();
     await page.getByTestId('lang-en').click();
     assert.equal(await textOf(page.getByTestId('booking-submit')), 'Book and charge');
+    await page.getByTestId('demo-banner').waitFor();
     assert.match(await textOf(page.getByTestId('demo-banner')), /DEMO MODE/);
+    await eventually(async () => (await page.getByTestId('agenda-item').count()) === 3, 'the day’s agenda');
     const chips = await page.getByTestId('agenda-item-status').allTextContents();
     assert.deepEqual(chips.map((c) => c.trim()), ['Awaiting payment', 'Paid', 'Link pending']);
     assert.equal(await page.evaluate(() => document.documentElement.lang), 'en');
