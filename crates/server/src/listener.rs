@@ -131,7 +131,20 @@ async fn mp_webhook(
             json!({ "error": "malformed JSON body" }),
         );
     }
-    let delivery = format!("{}|{}", request_id.unwrap_or(""), verified.ts);
+    // One delivery (and its byte-identical retries) per key. MP may omit `x-request-id`; then
+    // two different notifications signed in the same second must not share a key, so the
+    // body's hash joins it.
+    let delivery = match request_id {
+        Some(rid) => format!("{rid}|{}", verified.ts),
+        None => {
+            use sha2::Digest;
+            format!(
+                "|{}|{}",
+                verified.ts,
+                hex::encode(sha2::Sha256::digest(&body))
+            )
+        }
+    };
     store(&state, "mp", query, body.to_vec(), delivery).await
 }
 
