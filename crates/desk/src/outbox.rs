@@ -293,6 +293,33 @@ impl Desk {
         Ok(())
     }
 
+    /// What is still owed to the providers for a charge, soonest first: staff see each item
+    /// with its last error instead of wondering why GHL or MP do not show it yet.
+    pub async fn pending_effects(
+        &self,
+        charge_id: &str,
+    ) -> Result<Vec<crate::view::PendingEffect>, DeskError> {
+        let charge = self.charge(charge_id).await?;
+        let suffix = format!(":{}", charge.id);
+        Ok(self
+            .store
+            .pending_outbox(500)
+            .await?
+            .into_iter()
+            .filter(|item| {
+                item.idempotency_key.ends_with(&suffix)
+                    || serde_json::from_str::<serde_json::Value>(&item.payload)
+                        .is_ok_and(|p| p["chargeId"] == charge.id.as_str())
+            })
+            .map(|item| crate::view::PendingEffect {
+                kind: item.kind,
+                attempts: item.attempts,
+                last_error: item.last_error,
+                next_attempt_at: crate::time::to_db(item.next_attempt_at),
+            })
+            .collect())
+    }
+
     /// Tells the screens a charge changed.
     pub(crate) fn emit_charge(&self, charge: &Charge) {
         self.events.emit(DeskEvent::ChargeUpdated {

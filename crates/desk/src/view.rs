@@ -17,6 +17,21 @@ pub struct ChargeView {
     pub paid_at: Option<String>,
 }
 
+/// A side effect still owed to a provider for a charge (an outbox row), as staff see it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PendingEffect {
+    /// The outbox kind: `mp.create_link`, `mp.expire_link`, `mp.close_link`, `mp.refund`,
+    /// `ghl.confirm`, `ghl.tag`, `ghl.note`.
+    pub kind: String,
+    /// Tries so far.
+    pub attempts: i64,
+    /// Why the last try failed, in words safe to show (no secrets, no patient data).
+    pub last_error: Option<String>,
+    /// When the next try falls due (UTC, fixed-width text).
+    pub next_attempt_at: String,
+}
+
 /// A booking as staff see it, with local times in the clinic's zone.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]

@@ -98,6 +98,7 @@ on_both_databases!(
     the_reconciler_imports_cancels_and_deletes_what_ghl_changed_without_webhooks,
     an_edit_reschedules_in_ghl_and_a_cancel_by_edit_expires_the_link,
     a_refund_whose_answer_is_lost_or_refused_is_retried_and_made_once,
+    staff_see_what_is_still_owed_for_a_charge_with_its_last_error,
 );
 
 async fn a_booking_creates_the_appointment_and_an_open_link(w: World) {
@@ -875,4 +876,44 @@ async fn a_refund_whose_answer_is_lost_or_refused_is_retried_and_made_once(w: Wo
         w.desk.charge(&busy_charge.id).await.unwrap().status,
         desk::ChargeStatus::Refunded
     );
+}
+
+async fn staff_see_what_is_still_owed_for_a_charge_with_its_last_error(w: World) {
+    use sandbox::{Fault, FaultKind};
+    let view = w.desk.create_booking(request("owed", 9)).await.unwrap();
+    let charge = w.desk.charge(&view.charge.unwrap().id).await.unwrap();
+    assert!(w.desk.pending_effects(&charge.id).await.unwrap().is_empty());
+    w.sandbox.inject(Fault::new(
+        "ghl.contacts.tags.add",
+        FaultKind::Status {
+            status: 500,
+            retry_after_secs: None,
+        },
+    ));
+    let paid = w
+        .sandbox
+        .pay_preference(
+            charge.preference_id.as_deref().unwrap(),
+            PayRequest::default(),
+        )
+        .await
+        .unwrap();
+    w.desk.sync_payment(paid.payment_id).await.unwrap();
+    w.desk.drain_outbox().await.unwrap();
+    let owed = w.desk.pending_effects(&charge.id).await.unwrap();
+    assert_eq!(owed.len(), 1, "{owed:?}");
+    assert_eq!(owed[0].kind, "ghl.tag");
+    assert_eq!(owed[0].attempts, 1);
+    let error = owed[0].last_error.clone().unwrap();
+    assert!(error.contains("GoHighLevel"), "{error}");
+    assert!(!error.contains(&w.sandbox.config().ghl_access_token));
+    assert_eq!(
+        w.desk.pending_effects("nope").await.unwrap_err().code(),
+        ErrorCode::NotFound
+    );
+
+    w.sandbox.clear_faults();
+    outbox_due_now(w.desk.store().as_ref()).await;
+    w.desk.drain_outbox().await.unwrap();
+    assert!(w.desk.pending_effects(&charge.id).await.unwrap().is_empty());
 }
