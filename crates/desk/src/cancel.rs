@@ -110,7 +110,11 @@ impl Desk {
                         "the booking is paid: choose no refund, a partial or a full refund",
                     ));
                 }
-                Some(d) => Some(self.plan_refunds(c, d).await?),
+                Some(d) => {
+                    let planned = self.plan_refunds(c, d).await?;
+                    self.check_not_asked_otherwise(&planned).await?;
+                    Some(planned)
+                }
             },
             _ => None,
         };
@@ -185,6 +189,7 @@ impl Desk {
             ));
         }
         let planned = self.plan_refunds(&charge, &decision).await?;
+        self.check_not_asked_otherwise(&planned).await?;
         if planned.is_empty() {
             return Err(DeskError::validation("refund", "choose full or an amount"));
         }
@@ -245,6 +250,31 @@ impl Desk {
                 }])
             }
         }
+    }
+
+    /// A refund already asked for a payment is asked once: the same request again is a
+    /// harmless repeat, a different one is refused before anything changes.
+    async fn check_not_asked_otherwise(&self, planned: &[PlannedRefund]) -> Result<(), DeskError> {
+        for r in planned {
+            let Some(earlier) = self.store.outbox_item(&refund_key(r.payment_id)).await? else {
+                continue;
+            };
+            let asked: serde_json::Value =
+                serde_json::from_str(&earlier.payload).unwrap_or_default();
+            let same = match (asked["amount"].as_str(), r.amount) {
+                (None, None) => true,
+                (Some(text), Some(amount)) => text.parse::<Decimal>().ok() == Some(amount),
+                _ => false,
+            };
+            if !same {
+                return Err(DeskError::Conflict(format!(
+                    "a refund of payment {} was already requested; make further refunds in \
+                     Mercado Pago",
+                    r.payment_id
+                )));
+            }
+        }
+        Ok(())
     }
 
     /// Queues each refund (once per payment, ever) and performs it now if MP answers.

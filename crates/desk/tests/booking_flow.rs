@@ -579,6 +579,27 @@ async fn a_partial_refund_is_bounded_by_what_was_paid(w: World) {
         stored[0].amount_refunded,
         Decimal::from_str("30.00").unwrap()
     );
+    // The same request again is a harmless repeat; another amount is refused, nothing sent.
+    w.desk
+        .refund_charge(
+            &charge.id,
+            desk::RefundDecision::Partial("30.00".into()),
+            "desk",
+        )
+        .await
+        .unwrap();
+    for other in [
+        desk::RefundDecision::Partial("10.00".into()),
+        desk::RefundDecision::Full,
+    ] {
+        let err = w
+            .desk
+            .refund_charge(&charge.id, other, "desk")
+            .await
+            .unwrap_err();
+        assert_eq!(err.code(), ErrorCode::Conflict);
+    }
+    assert_eq!(refunds_at_mp(&w, payment_id).await.len(), 1);
 }
 
 async fn declining_a_refund_keeps_the_money_and_says_so_in_the_audit(w: World) {

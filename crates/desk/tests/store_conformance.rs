@@ -415,4 +415,12 @@ async fn due_outbox_items_are_leased_once_and_retried_when_due(s: &dyn Store) {
     let pending = s.pending_outbox(10).await.unwrap();
     assert_eq!(pending.len(), 1);
     assert_eq!(pending[0].idempotency_key, "later");
+    // A finished item is still found by its key (refunds are asked for once per payment).
+    let done = s
+        .outbox_item("due")
+        .await
+        .unwrap()
+        .expect("kept after it is done");
+    assert_eq!(done.attempts, 2);
+    assert!(s.outbox_item("never").await.unwrap().is_none());
 }

@@ -125,6 +125,8 @@ pub trait Store: Send + Sync {
         error: &str,
         next_attempt_at: DateTime<Utc>,
     ) -> Result<(), StoreError>;
+    /// The item queued under `idempotency_key`, finished or not.
+    async fn outbox_item(&self, idempotency_key: &str) -> Result<Option<OutboxItem>, StoreError>;
     /// Unfinished items, soonest first (what staff see as "pending").
     async fn pending_outbox(&self, limit: i64) -> Result<Vec<OutboxItem>, StoreError>;
     async fn audit(&self, entry: &AuditEntry) -> Result<(), StoreError>;

@@ -668,6 +668,18 @@ impl Store for SqlStore {
         .await
     }
 
+    async fn outbox_item(&self, idempotency_key: &str) -> Result<Option<OutboxItem>, StoreError> {
+        let sql = format!("SELECT {OUTBOX_COLUMNS} FROM outbox WHERE idempotency_key = ?");
+        sqlx::query(AssertSqlSafe(sql))
+            .bind(idempotency_key)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(map_err)?
+            .as_ref()
+            .map(rows::outbox)
+            .transpose()
+    }
+
     async fn pending_outbox(&self, limit: i64) -> Result<Vec<OutboxItem>, StoreError> {
         let sql = format!(
             "SELECT {OUTBOX_COLUMNS} FROM outbox WHERE done_at IS NULL \
