@@ -148,7 +148,30 @@ impl Desk {
         )
         .await;
 
-        if let Err(e) = self.place_in_calendar(&req, &calendar, &mut booking).await {
+        if let Err(refusal) = self.place_in_calendar(&req, &calendar, &mut booking).await {
+            let e = match refusal {
+                Placement::Refused(e) => e,
+                Placement::Unknown(e) => {
+                    // GHL may hold it or not and cannot be asked now: the booking stays
+                    // pending, holding its draft charge, until the reconciler finds the
+                    // appointment (adopted, link created) or its absence (failed).
+                    booking.last_error = Some(e.public_message());
+                    booking.version = self.store.update_booking(&booking).await?;
+                    self.audit(
+                        "desk",
+                        "booking.uncertain",
+                        "booking",
+                        &booking.id,
+                        "GHL did not answer",
+                    )
+                    .await;
+                    tracing::warn!(booking = %booking.id, "GHL did not answer; the reconciler will settle the booking");
+                    return Err(DeskError::ProviderUnavailable {
+                        provider: "GoHighLevel",
+                        detail: "no answer; the booking is checked again automatically".into(),
+                    });
+                }
+            };
             booking.sync = SyncState::Failed;
             booking.last_error = Some(e.public_message());
             booking.version = self.store.update_booking(&booking).await?;
@@ -292,20 +315,20 @@ impl Desk {
         req: &CreateBooking,
         calendar: &CalendarInfo,
         booking: &mut Booking,
-    ) -> Result<(), DeskError> {
+    ) -> Result<(), Placement> {
         let contact_id = match &booking.contact_id {
             Some(id) => id.clone(),
-            None => {
-                self.scheduler
-                    .find_or_create_contact(
-                        &self.clinic.location_id,
-                        booking.patient_name.as_str(),
-                        req.patient_phone
-                            .as_deref()
-                            .filter(|p| !p.trim().is_empty()),
-                    )
-                    .await?
-            }
+            None => self
+                .scheduler
+                .find_or_create_contact(
+                    &self.clinic.location_id,
+                    booking.patient_name.as_str(),
+                    req.patient_phone
+                        .as_deref()
+                        .filter(|p| !p.trim().is_empty()),
+                )
+                .await
+                .map_err(Placement::Refused)?,
         };
         booking.contact_id = Some(contact_id.clone());
         let request = AppointmentRequest {
@@ -323,14 +346,15 @@ impl Desk {
             // No answer (a timeout, a 5xx): GHL may have made it anyway. Look at the slot.
             Err(e @ DeskError::ProviderUnavailable { .. }) => {
                 match self.created_after_all(&request).await {
-                    Some(found) => {
+                    Ok(Some(found)) => {
                         tracing::info!(booking = %booking.id, "GHL made the appointment; its answer was lost");
                         found
                     }
-                    None => return Err(e),
+                    Ok(None) => return Err(Placement::Refused(e)),
+                    Err(_) => return Err(Placement::Unknown(e)),
                 }
             }
-            Err(e) => return Err(e),
+            Err(e) => return Err(Placement::Refused(e)),
         };
         booking.ghl_id = Some(created.ghl_id);
         booking.status = created.status;
@@ -340,9 +364,11 @@ impl Desk {
     }
 
     /// The appointment `request` asked for, if GHL holds it: same calendar, contact, start
-    /// and end, not cancelled. `None` also when GHL cannot be asked (the booking then fails;
-    /// the reconciler would import an appointment GHL made after all, so it is not hidden).
-    async fn created_after_all(&self, request: &AppointmentRequest) -> Option<CreatedAppointment> {
+    /// and end, not cancelled. An error when GHL cannot be asked.
+    async fn created_after_all(
+        &self,
+        request: &AppointmentRequest,
+    ) -> Result<Option<CreatedAppointment>, DeskError> {
         let around = chrono::Duration::minutes(1);
         let listed = self
             .scheduler
@@ -353,25 +379,16 @@ impl Desk {
                 request.ends_at + around,
             )
             .await;
-        let events = match listed {
-            Ok(events) => events,
-            Err(e) => {
-                tracing::warn!(code = ?e.code(), "could not check whether GHL made the appointment");
-                return None;
-            }
-        };
-        events
+        let events = listed.inspect_err(|e| {
+            tracing::warn!(code = ?e.code(), "could not check whether GHL made the appointment");
+        })?;
+        Ok(events
             .into_iter()
-            .find(|a| {
-                a.contact_id.as_deref() == Some(request.contact_id.as_str())
-                    && a.starts_at == request.starts_at
-                    && a.ends_at == request.ends_at
-                    && a.status != "cancelled"
-            })
+            .find(|a| is_the_booked(a, &request.contact_id, request.starts_at, request.ends_at))
             .map(|a| CreatedAppointment {
                 ghl_id: a.ghl_id,
                 status: a.status,
-            })
+            }))
     }
 
     /// Creates the MP link for a draft charge. A provider failure leaves the charge a draft
@@ -507,6 +524,27 @@ impl Desk {
             tracing::warn!(error = %e, action, "audit line not written");
         }
     }
+}
+
+/// Why an appointment was not placed in GHL.
+enum Placement {
+    /// GHL refused, or holds nothing: the booking failed.
+    Refused(DeskError),
+    /// GHL did not answer and could not be asked whether it made it.
+    Unknown(DeskError),
+}
+
+/// Whether `a` is the appointment booked for `contact_id` from `starts_at` to `ends_at`.
+pub(crate) fn is_the_booked(
+    a: &RemoteAppointment,
+    contact_id: &str,
+    starts_at: DateTime<Utc>,
+    ends_at: DateTime<Utc>,
+) -> bool {
+    a.contact_id.as_deref() == Some(contact_id)
+        && a.starts_at == starts_at
+        && a.ends_at == ends_at
+        && a.status != "cancelled"
 }
 
 /// A phone as staff type it: digits with an optional leading `+`, spaces and dashes.

@@ -6,8 +6,9 @@
 //! looked up once — gone there means deleted here. The unpaid hold is enforced on each pass.
 
 use crate::booking::Desk;
+use crate::booking::is_the_booked;
 use crate::error::DeskError;
-use crate::model::ChargeStatus;
+use crate::model::{Booking, Charge, ChargeStatus, SyncState};
 use crate::ports::RemoteAppointment;
 use crate::time::now;
 use chrono::SecondsFormat;
@@ -15,6 +16,10 @@ use ghl::webhook::{WebhookAppointment, WebhookKind};
 use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
+
+/// A booking still pending with GHL this long after it was made is no longer being created:
+/// its create went unanswered, and GHL's calendar settles it.
+const UNCERTAIN_AFTER: chrono::Duration = chrono::Duration::minutes(2);
 
 /// How far back GHL calendars are read: yesterday's late changes (a no-show, a cancel).
 const GHL_BEHIND: chrono::Duration = chrono::Duration::days(1);
@@ -63,6 +68,7 @@ impl Desk {
     /// One pass over the clinic's GHL calendars, through the webhook code path.
     pub async fn reconcile_appointments(&self) -> Result<Reconciled, DeskError> {
         let (from, to) = (now() - GHL_BEHIND, now() + GHL_AHEAD);
+        let ours = self.store.agenda(from, to).await?;
         let mut done = Reconciled::default();
         let mut listed_calendars = HashSet::new();
         let mut seen = HashSet::new();
@@ -80,6 +86,19 @@ impl Desk {
                 }
             };
             listed_calendars.insert(calendar.id.clone());
+            // Bookings whose create GHL never answered: settled before the events are
+            // applied, so an adopted appointment is found by its id, not imported again.
+            for (booking, charge) in &ours {
+                if booking.calendar_id == calendar.id
+                    && booking.sync == SyncState::Pending
+                    && booking.created_at <= now() - UNCERTAIN_AFTER
+                {
+                    let outcome = self
+                        .settle_uncertain(booking.clone(), charge.clone(), &events)
+                        .await;
+                    self.count(&mut done, outcome)?;
+                }
+            }
             for event in events {
                 seen.insert(event.ghl_id.clone());
                 self.count(
@@ -90,7 +109,7 @@ impl Desk {
             }
         }
         // A booking its calendar no longer lists was moved away or deleted: ask GHL.
-        for (booking, _) in self.store.agenda(from, to).await? {
+        for (booking, _) in ours {
             let Some(ghl_id) = &booking.ghl_id else {
                 continue;
             };
@@ -118,6 +137,63 @@ impl Desk {
             self.count(&mut done, outcome)?;
         }
         Ok(done)
+    }
+
+    /// A booking whose GHL create went unanswered: GHL's calendar says whether it was made.
+    /// Made: adopted (GHL id, status) and its payment link opened. Not made: failed, and its
+    /// draft charge cancelled.
+    async fn settle_uncertain(
+        &self,
+        mut booking: Booking,
+        charge: Option<Charge>,
+        events: &[RemoteAppointment],
+    ) -> Result<(), DeskError> {
+        let contact = booking.contact_id.clone().unwrap_or_default();
+        let found = events
+            .iter()
+            .find(|a| is_the_booked(a, &contact, booking.starts_at, booking.ends_at));
+        match found {
+            Some(a) => {
+                booking.ghl_id = Some(a.ghl_id.clone());
+                booking.status = a.status.clone();
+                booking.sync = SyncState::Synced;
+                booking.last_error = None;
+                booking.ghl_date_added = a.date_added.clone();
+                booking.ghl_date_updated = a.date_updated.clone();
+                booking.version = self.store.update_booking(&booking).await?;
+                self.audit(
+                    "reconciler",
+                    "booking.adopted",
+                    "booking",
+                    &booking.id,
+                    &a.ghl_id,
+                )
+                .await;
+                if let Some(mut charge) = charge.filter(|c| c.status == ChargeStatus::Draft) {
+                    self.open_link(&booking, &mut charge).await?;
+                    self.emit_charge(&charge);
+                }
+            }
+            None => {
+                booking.sync = SyncState::Failed;
+                booking.last_error = Some("GoHighLevel did not make the appointment".into());
+                booking.version = self.store.update_booking(&booking).await?;
+                self.audit(
+                    "reconciler",
+                    "booking.failed",
+                    "booking",
+                    &booking.id,
+                    "not in GHL",
+                )
+                .await;
+                if let Some(mut charge) = charge.filter(|c| c.status == ChargeStatus::Draft) {
+                    charge.status = ChargeStatus::Cancelled;
+                    charge.version = self.store.update_charge(&charge).await?;
+                    self.emit_charge(&charge);
+                }
+            }
+        }
+        Ok(())
     }
 
     fn count(

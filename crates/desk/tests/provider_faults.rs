@@ -113,6 +113,8 @@ on_both_databases!(
     ghl_create_429_without_retry_after_fails_cleanly,
     ghl_create_500_fails_cleanly,
     ghl_create_answer_lost_completes_or_leaves_nothing,
+    ghl_create_unanswered_and_unverifiable_is_adopted_by_the_reconciler,
+    ghl_create_refused_and_unverifiable_is_failed_by_the_reconciler,
     latency_under_the_timeout_books_once,
     // GHL contact upsert.
     contact_upsert_500_fails_cleanly,
@@ -474,6 +476,118 @@ async fn ghl_create_answer_lost_completes_or_leaves_nothing(w: World) {
     w.desk.create_booking(request("lost", 11)).await.unwrap();
     assert_eq!(appointment_creates(&w), creates);
     assert_eq!(appointments_at(&w, 11).await.len(), 1);
+}
+
+/// Makes a booking look older than it is (the reconciler leaves recent pending ones alone:
+/// their create may still be running).
+async fn age_booking(w: &World, booking_id: &str) {
+    sqlx::any::install_default_drivers();
+    let pool = sqlx::AnyPool::connect(&w._db.url).await.unwrap();
+    sqlx::query("UPDATE bookings SET created_at = ? WHERE id = ?")
+        .bind("2000-01-01T00:00:00.000Z")
+        .bind(booking_id)
+        .execute(&pool)
+        .await
+        .unwrap();
+    pool.close().await;
+}
+
+/// GHL makes the appointment but its answer is lost, and GHL cannot be asked either: the
+/// booking stays pending (not failed: GHL may hold it), nothing is imported twice, and the
+/// reconciler adopts the appointment and opens the link once.
+async fn ghl_create_unanswered_and_unverifiable_is_adopted_by_the_reconciler(w: World) {
+    w.sandbox
+        .inject(Fault::new("ghl.appointments.create", hang()).once());
+    w.sandbox
+        .inject(Fault::new("ghl.events.list", status(500)).times(3));
+    let err = w
+        .desk
+        .create_booking(request("unverified", 14))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), ErrorCode::ProviderUnavailable, "{err}");
+    w.sandbox.clear_faults();
+    let booking = w
+        .desk
+        .store()
+        .booking_by_idempotency_key("unverified")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(booking.sync, SyncState::Pending);
+    let charge = w
+        .desk
+        .store()
+        .charge_of_booking(&booking.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(charge.status, ChargeStatus::Draft);
+    let made = appointments_at(&w, 14).await;
+    assert_eq!(made.len(), 1, "GHL made it");
+    // Too recent to settle: GHL's listing of it is not imported as a second booking.
+    w.desk.reconcile_appointments().await.unwrap();
+    assert!(
+        w.desk
+            .store()
+            .booking_by_ghl_id(&made[0].id)
+            .await
+            .unwrap()
+            .is_none()
+    );
+
+    age_booking(&w, &booking.id).await;
+    w.desk.reconcile_appointments().await.unwrap();
+    let adopted = w.desk.store().booking(&booking.id).await.unwrap().unwrap();
+    assert_eq!(adopted.sync, SyncState::Synced);
+    assert_eq!(adopted.ghl_id.as_deref(), Some(made[0].id.as_str()));
+    let view = w.desk.view_of(&adopted).await.unwrap();
+    assert_booked_once(&w, &view, 14).await;
+    assert_eq!(appointment_creates(&w), 1);
+    // Settled once: another pass changes nothing.
+    w.desk.reconcile_appointments().await.unwrap();
+    let again = w.desk.store().booking(&booking.id).await.unwrap().unwrap();
+    assert_eq!(again.ghl_id, adopted.ghl_id);
+    assert_eq!(preferences_of(&w, &charge.id).await.len(), 1);
+}
+
+/// GHL refuses the create (nothing made) and cannot be asked: pending, then failed by the
+/// reconciler once GHL's calendar shows nothing, its draft charge cancelled.
+async fn ghl_create_refused_and_unverifiable_is_failed_by_the_reconciler(w: World) {
+    w.sandbox
+        .inject(Fault::new("ghl.appointments.create", status(500)).once());
+    w.sandbox
+        .inject(Fault::new("ghl.events.list", status(500)).times(3));
+    let err = w
+        .desk
+        .create_booking(request("unmade", 15))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), ErrorCode::ProviderUnavailable, "{err}");
+    w.sandbox.clear_faults();
+    let booking = w
+        .desk
+        .store()
+        .booking_by_idempotency_key("unmade")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(booking.sync, SyncState::Pending);
+    age_booking(&w, &booking.id).await;
+    w.desk.reconcile_appointments().await.unwrap();
+    let failed = w.desk.store().booking(&booking.id).await.unwrap().unwrap();
+    assert_eq!(failed.sync, SyncState::Failed);
+    assert!(failed.ghl_id.is_none());
+    let charge = w
+        .desk
+        .store()
+        .charge_of_booking(&booking.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(charge.status, ChargeStatus::Cancelled);
+    assert!(preferences_of(&w, &charge.id).await.is_empty());
+    assert!(appointments_at(&w, 15).await.is_empty());
 }
 
 /// Slow answers under the client timeout: contact, appointment and link are each made once.
