@@ -11,6 +11,7 @@ const COMMANDS: &[&str] = &[
     "retry_link",
     "cancel_booking",
     "check_payment",
+    "pending_effects",
 ];
 
 fn main() {

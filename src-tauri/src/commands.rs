@@ -4,7 +4,7 @@
 use crate::error::CommandError;
 use crate::state::AppState;
 use desk::ErrorCode;
-use desk::view::BookingView;
+use desk::view::{BookingView, PendingEffect};
 use serde::{Deserialize, Serialize};
 use tauri::State;
 
@@ -202,4 +202,15 @@ pub async fn check_payment(
     let host = state.host().await?;
     host.desk.refresh_charge(&charge_id).await?;
     Ok(())
+}
+
+/// What is still owed to GHL and MP for a charge (outbox items, soonest first), with each
+/// item's tries and last error, so staff see why a provider does not show it yet.
+#[tauri::command]
+pub async fn pending_effects(
+    state: State<'_, AppState>,
+    charge_id: String,
+) -> Result<Vec<PendingEffect>, CommandError> {
+    let host = state.host().await?;
+    Ok(host.desk.pending_effects(&charge_id).await?)
 }

@@ -25,6 +25,7 @@ pub fn with_commands<R: Runtime>(builder: tauri::Builder<R>) -> tauri::Builder<R
         commands::retry_link,
         commands::cancel_booking,
         commands::check_payment,
+        commands::pending_effects,
     ])
 }
 

@@ -12,7 +12,7 @@ use tauri::test::{INVOKE_KEY, MockRuntime, get_ipc_response, mock_builder};
 use tauri::webview::{InvokeRequest, WebviewWindow};
 
 struct App {
-    _app: tauri::App<MockRuntime>,
+    app: tauri::App<MockRuntime>,
     window: WebviewWindow<MockRuntime>,
     _dir: tempfile::TempDir,
 }
@@ -31,10 +31,16 @@ fn app() -> App {
         .build()
         .unwrap();
     App {
-        _app: app,
+        app,
         window,
         _dir: dir,
     }
+}
+
+/// The demo host's in-process sandbox, for fault injection.
+fn with_sandbox<T>(app: &App, f: impl FnOnce(&sandbox::Sandbox) -> T) -> T {
+    let host = tauri::async_runtime::block_on(app.app.state::<AppState>().host()).unwrap();
+    f(host.sandbox.as_ref().expect("demo mode has a sandbox"))
 }
 
 fn invoke(app: &App, cmd: &str, args: Value) -> Result<Value, Value> {
@@ -388,4 +394,70 @@ fn checking_a_payment_reads_mp_at_once() {
     assert_eq!(err["code"], json!("NOT_FOUND"));
     let err = invoke(&app, "check_payment", json!({ "charge_id": charge_id })).unwrap_err();
     assert!(err.get("code").is_none(), "camelCase only: {err}");
+}
+
+#[test]
+fn nothing_is_owed_for_a_fresh_open_charge() {
+    let app = app();
+    let view = invoke(
+        &app,
+        "create_booking",
+        booking_request("k11", "18:00", "18:30", "80.00"),
+    )
+    .unwrap();
+    let charge_id = view["charge"]["id"].as_str().unwrap().to_string();
+    assert_eq!(
+        invoke(&app, "pending_effects", json!({ "chargeId": charge_id })).unwrap(),
+        json!([])
+    );
+    let err = invoke(&app, "pending_effects", json!({ "chargeId": "nope" })).unwrap_err();
+    assert_eq!(err["code"], json!("NOT_FOUND"));
+    assert!(err.get("details").is_none());
+    let err = invoke(&app, "pending_effects", json!({ "charge_id": charge_id })).unwrap_err();
+    assert!(err.get("code").is_none(), "camelCase only: {err}");
+}
+
+#[test]
+fn a_link_mp_refused_is_owed_with_its_tries_last_error_and_next_try() {
+    let app = app();
+    // A 400 is not retried by the MP client, so the booking answers at once with a draft.
+    let mp_token = with_sandbox(&app, |sandbox| {
+        sandbox.inject(sandbox::Fault::new(
+            "mp.preferences.create",
+            sandbox::FaultKind::Status {
+                status: 400,
+                retry_after_secs: None,
+            },
+        ));
+        sandbox.config().mp_access_token.clone()
+    });
+    let view = invoke(
+        &app,
+        "create_booking",
+        booking_request("k12", "18:30", "19:00", "80.00"),
+    )
+    .unwrap();
+    assert_eq!(view["charge"]["status"], json!("draft"));
+    let charge_id = view["charge"]["id"].as_str().unwrap().to_string();
+
+    let owed = invoke(&app, "pending_effects", json!({ "chargeId": charge_id })).unwrap();
+    let owed = owed.as_array().unwrap();
+    assert_eq!(owed.len(), 1, "{owed:?}");
+    let item = owed[0].as_object().unwrap();
+    let mut keys: Vec<&str> = item.keys().map(String::as_str).collect();
+    keys.sort_unstable();
+    assert_eq!(keys, ["attempts", "kind", "lastError", "nextAttemptAt"]);
+    assert_eq!(item["kind"], json!("mp.create_link"));
+    assert_eq!(item["attempts"], json!(0));
+    let error = item["lastError"].as_str().unwrap();
+    assert!(!error.is_empty());
+    assert!(!error.contains(&mp_token), "no secret in staff's text");
+    let next = item["nextAttemptAt"].as_str().unwrap();
+    let at = chrono::NaiveDateTime::parse_from_str(next, "%Y-%m-%dT%H:%M:%S%.3fZ")
+        .unwrap_or_else(|e| panic!("{next}: {e}"));
+    assert_eq!(next.len(), "2026-11-28T15:00:00.000Z".len(), "{next}");
+    assert!(
+        at.and_utc() > chrono::Utc::now(),
+        "the retry is still ahead: {next}"
+    );
 }

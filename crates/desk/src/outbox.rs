@@ -202,10 +202,18 @@ impl Desk {
             charge.version = self.store.update_charge(&charge).await?;
             self.audit("outbox", "charge.open", "charge", &charge.id, "adopted")
                 .await;
-            self.emit_charge(&charge);
-            return Ok(());
+        } else {
+            self.try_open_link(&booking, &mut charge).await?;
         }
-        self.try_open_link(&booking, &mut charge).await?;
+        // Done, whoever asked (staff's "Reintentar ahora" or the worker): the queued retry is
+        // no longer owed, so it stops showing as pending.
+        if let Some(item) = self
+            .store
+            .outbox_item(&format!("{CREATE_LINK}:{}", charge.id))
+            .await?
+        {
+            self.store.finish_outbox(&item.id, now()).await?;
+        }
         self.emit_charge(&charge);
         Ok(())
     }

@@ -901,6 +901,39 @@ async fn a_refund_whose_answer_is_lost_or_refused_is_retried_and_made_once(w: Wo
 
 async fn staff_see_what_is_still_owed_for_a_charge_with_its_last_error(w: World) {
     use sandbox::{Fault, FaultKind};
+    // A link MP refused is owed; staff's "Reintentar ahora" settles it at once.
+    w.sandbox.inject(
+        Fault::new(
+            "mp.preferences.create",
+            FaultKind::Status {
+                status: 400,
+                retry_after_secs: None,
+            },
+        )
+        .once(),
+    );
+    let draft = w
+        .desk
+        .create_booking(request("owed-link", 10))
+        .await
+        .unwrap();
+    let draft_charge = draft.charge.unwrap().id;
+    let owed = w.desk.pending_effects(&draft_charge).await.unwrap();
+    assert_eq!(owed.len(), 1, "{owed:?}");
+    assert_eq!(owed[0].kind, "mp.create_link");
+    w.desk.create_link_now(&draft_charge).await.unwrap();
+    assert_eq!(
+        w.desk.charge(&draft_charge).await.unwrap().status,
+        desk::ChargeStatus::Open
+    );
+    assert!(
+        w.desk
+            .pending_effects(&draft_charge)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
     let view = w.desk.create_booking(request("owed", 9)).await.unwrap();
     let charge = w.desk.charge(&view.charge.unwrap().id).await.unwrap();
     assert!(w.desk.pending_effects(&charge.id).await.unwrap().is_empty());

@@ -67,6 +67,17 @@ export type ChargeQr = {
   status: string;
 };
 
+/**
+ * A side effect still owed to GHL or Mercado Pago for a charge (an outbox item). `kind` is one
+ * of `PENDING_KINDS` (pending.ts); `nextAttemptAt` is UTC text "YYYY-MM-DDTHH:MM:SS.mmmZ".
+ */
+export type PendingEffect = {
+  kind: string;
+  attempts: number;
+  lastError: string | null;
+  nextAttemptAt: string;
+};
+
 /** Payload of the `charge-updated` event. */
 export type ChargeUpdated = { chargeId: string; bookingId: string; status: string };
 
@@ -106,6 +117,7 @@ export const api = {
   cancelBooking: (bookingId: string, refund: string | null) =>
     invoke<BookingView>('cancel_booking', { bookingId, refund }),
   checkPayment: (chargeId: string) => invoke<null>('check_payment', { chargeId }),
+  pendingEffects: (chargeId: string) => invoke<PendingEffect[]>('pending_effects', { chargeId }),
   onChargeUpdated: (handler: (update: ChargeUpdated) => void): Promise<UnlistenFn> =>
     listen<ChargeUpdated>(CHARGE_UPDATED_EVENT, (event) => handler(event.payload)),
 };

@@ -1,5 +1,5 @@
 import { beforeEach, describe, expect, it, vi } from 'vitest';
-import type { BookingView, ChargeView } from './api';
+import type { BookingView, ChargeView, PendingEffect } from './api';
 
 const api = vi.hoisted(() => ({
   appStatus: vi.fn(),
@@ -11,6 +11,7 @@ const api = vi.hoisted(() => ({
   retryLink: vi.fn(),
   cancelBooking: vi.fn(),
   checkPayment: vi.fn(),
+  pendingEffects: vi.fn(),
   onChargeUpdated: vi.fn(),
 }));
 vi.mock('./api', () => ({ api }));
@@ -52,10 +53,18 @@ const qrFor = (chargeId: string, status = 'open') => ({
   status,
 });
 
+const owed = (kind: string, attempts = 1, lastError: string | null = 'GoHighLevel no responde'): PendingEffect => ({
+  kind,
+  attempts,
+  lastError,
+  nextAttemptAt: '2025-05-14T14:05:00.000Z',
+});
+
 describe('Desk', () => {
   beforeEach(() => {
     vi.resetAllMocks();
     api.chargeQr.mockImplementation(async (id: string) => qrFor(id));
+    api.pendingEffects.mockResolvedValue([]);
   });
 
   it('marks a charge paid in the agenda and the open panel when the event arrives', async () => {
@@ -236,5 +245,103 @@ describe('Desk', () => {
     expect(desk.panelError).toEqual({ code: 'MP_UNAUTHORIZED', message: 'bad token' });
     expect(desk.checkedCharge).toBeNull();
     expect(desk.checking).toBe(false);
+  });
+
+  describe('what is still owed to GHL and MP', () => {
+    it('is read when the panel opens a charge', async () => {
+      const desk = new Desk();
+      api.pendingEffects.mockResolvedValue([owed('ghl.tag', 2)]);
+      await desk.select(booking('a', { status: 'paid' }));
+      expect(api.pendingEffects).toHaveBeenCalledWith('chg-a');
+      expect(desk.pending).toEqual([owed('ghl.tag', 2)]);
+      expect(desk.pendingError).toBeNull();
+    });
+
+    it('is nothing, and not asked for, for a booking without a charge', async () => {
+      const desk = new Desk();
+      await desk.select(booking('none', null));
+      expect(api.pendingEffects).not.toHaveBeenCalled();
+      expect(desk.pending).toEqual([]);
+    });
+
+    it('is read again on every charge-updated for the charge on screen, and only for it', async () => {
+      const desk = new Desk();
+      api.listBookings.mockResolvedValue([booking('a', {}), booking('b', {})]);
+      await desk.showDay('2025-05-14');
+      await desk.select(desk.bookings[0]);
+      expect(desk.pending).toEqual([]);
+
+      api.pendingEffects.mockResolvedValue([owed('mp.close_link', 0, null), owed('ghl.confirm')]);
+      desk.applyUpdate({ chargeId: 'chg-a', bookingId: 'a', status: 'paid' });
+      await vi.waitFor(() => expect(desk.pending.map((p) => p.kind)).toEqual(['mp.close_link', 'ghl.confirm']));
+      expect(api.pendingEffects).toHaveBeenCalledTimes(2);
+
+      desk.applyUpdate({ chargeId: 'chg-b', bookingId: 'b', status: 'paid' });
+      expect(api.pendingEffects).toHaveBeenCalledTimes(2);
+
+      // Everything done: the list empties, so the panel hides the section.
+      api.pendingEffects.mockResolvedValue([]);
+      desk.applyUpdate({ chargeId: 'chg-a', bookingId: 'a', status: 'paid' });
+      await vi.waitFor(() => expect(desk.pending).toEqual([]));
+    });
+
+    it('is read again after retry, check and cancel', async () => {
+      const desk = new Desk();
+      await desk.select(booking('d', { status: 'draft', paymentLink: null }));
+      api.retryLink.mockResolvedValue(null);
+      api.pendingEffects.mockResolvedValue([owed('mp.create_link', 3)]);
+      await desk.retryLink();
+      expect(desk.pending).toEqual([owed('mp.create_link', 3)]);
+
+      await desk.select(booking('a', {}));
+      api.checkPayment.mockResolvedValue(null);
+      api.pendingEffects.mockResolvedValue([owed('ghl.note')]);
+      await desk.checkPayment();
+      expect(desk.pending).toEqual([owed('ghl.note')]);
+
+      api.cancelBooking.mockResolvedValue({ ...booking('a', { status: 'paid' }), status: 'cancelled' });
+      api.pendingEffects.mockResolvedValue([owed('mp.refund')]);
+      expect(await desk.cancelSelected('full')).toBeNull();
+      await vi.waitFor(() => expect(desk.pending).toEqual([owed('mp.refund')]));
+      expect(api.pendingEffects).toHaveBeenLastCalledWith('chg-a');
+    });
+
+    it('keeps a failure to read it apart from the panel, and clears it on the next good read', async () => {
+      const desk = new Desk();
+      api.pendingEffects.mockRejectedValueOnce({ code: 'DB_UNAVAILABLE', message: 'database is locked' });
+      await desk.select(booking('a', {}));
+      expect(desk.pendingError).toEqual({ code: 'DB_UNAVAILABLE', message: 'database is locked' });
+      expect(desk.panelError).toBeNull();
+      expect(desk.qr?.chargeId).toBe('chg-a');
+
+      api.pendingEffects.mockResolvedValue([owed('ghl.tag')]);
+      desk.applyUpdate({ chargeId: 'chg-a', bookingId: 'a', status: 'open' });
+      await vi.waitFor(() => expect(desk.pendingError).toBeNull());
+      expect(desk.pending).toEqual([owed('ghl.tag')]);
+
+      // A later failure keeps the last list read: it is still the best knowledge.
+      api.pendingEffects.mockRejectedValueOnce({ code: 'INTERNAL', message: '' });
+      desk.applyUpdate({ chargeId: 'chg-a', bookingId: 'a', status: 'open' });
+      await vi.waitFor(() => expect(desk.pendingError?.code).toBe('INTERNAL'));
+      expect(desk.pending).toEqual([owed('ghl.tag')]);
+    });
+
+    it('drops an answer for a charge no longer on screen, and forgets the list on close', async () => {
+      const desk = new Desk();
+      let answerFirst: (list: PendingEffect[]) => void = () => {};
+      api.pendingEffects
+        .mockImplementationOnce(() => new Promise((resolve) => (answerFirst = resolve)))
+        .mockResolvedValueOnce([owed('ghl.note')]);
+      const first = desk.select(booking('a', {}));
+      await desk.select(booking('b', {}));
+      answerFirst([owed('mp.refund')]);
+      await first;
+      expect(desk.selected?.id).toBe('b');
+      expect(desk.pending).toEqual([owed('ghl.note')]);
+
+      desk.close();
+      expect(desk.pending).toEqual([]);
+      expect(desk.pendingError).toBeNull();
+    });
   });
 });

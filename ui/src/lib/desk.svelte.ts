@@ -1,8 +1,18 @@
 // The desk's shared state: clinic status, calendars, the agenda of the chosen day and
-// the charge on screen, kept current by the `charge-updated` event. Components read
-// it and call its methods; only this module and the booking form talk to `api`.
+// the charge on screen with what is still owed to the providers for it, kept current by
+// the `charge-updated` event. Components read it and call its methods; only this module
+// and the booking form talk to `api`.
 
-import { api, type ApiError, type AppStatus, type BookingView, type Calendar, type ChargeQr, type ChargeUpdated } from './api';
+import {
+  api,
+  type ApiError,
+  type AppStatus,
+  type BookingView,
+  type Calendar,
+  type ChargeQr,
+  type ChargeUpdated,
+  type PendingEffect,
+} from './api';
 import { toApiError } from './errors';
 import { todayIn } from './time';
 
@@ -38,9 +48,14 @@ export class Desk {
   checkedCharge = $state<string | null>(null);
   /** A charge whose refund was asked for but not yet confirmed by MP (the outbox retries it). */
   refundPending = $state<string | null>(null);
+  /** What is still owed to GHL and MP for the charge on screen (empty: nothing). */
+  pending = $state<PendingEffect[]>([]);
+  /** Why the owed list could not be read; shown quietly, the panel works without it. */
+  pendingError = $state<ApiError | null>(null);
 
   private agendaRequest = 0;
   private qrRequest = 0;
+  private pendingRequest = 0;
 
   /** Clinic's today; the machine's until `app_status` has answered. */
   today(): string {
@@ -95,12 +110,17 @@ export class Desk {
     this.qr = null;
     this.panelError = null;
     this.checkedCharge = null;
-    await this.loadQr();
+    this.pending = [];
+    this.pendingError = null;
+    await Promise.all([this.loadQr(), this.loadPending()]);
   }
 
   /** Closes the charge panel. */
   close(): void {
     this.qrRequest++;
+    this.pendingRequest++;
+    this.pending = [];
+    this.pendingError = null;
     this.selected = null;
     this.qr = null;
     this.panelError = null;
@@ -147,6 +167,7 @@ export class Desk {
     } finally {
       this.retrying = false;
     }
+    await this.loadPending();
   }
 
   /**
@@ -173,6 +194,8 @@ export class Desk {
       return error;
     } finally {
       this.cancelling = false;
+      // Cancelling may owe MP an expired link or a refund; the dialog need not wait for it.
+      void this.loadPending();
     }
   }
 
@@ -194,6 +217,7 @@ export class Desk {
     } finally {
       this.checking = false;
     }
+    await this.loadPending();
   }
 
   /** Applies a `charge-updated` event to the agenda and the panel. */
@@ -204,6 +228,8 @@ export class Desk {
     if (this.refundPending === update.chargeId && update.status !== 'paid') this.refundPending = null;
     // A draft charge got its link: now there is a QR to show.
     if (wasWithoutLink && update.status === 'open') void this.loadQr();
+    // What is owed changes with the charge (a payment owes GHL its confirmation, a cancel a refund).
+    if (shown && shown.id === update.chargeId) void this.loadPending();
     // Another desk (or a webhook) touched a booking we do not have: refresh the day.
     if (!seen) void this.reloadAgenda();
   }
@@ -234,6 +260,27 @@ export class Desk {
     // The agenda's row and the panel share one object, as when picked from the agenda.
     this.selected = this.bookings.find((b) => b.id === view.id) ?? view;
     if (this.qr && view.charge?.id === this.qr.chargeId) this.qr.status = view.charge.status;
+  }
+
+  /** Reads what is still owed for the charge on screen; an answer for another charge is dropped. */
+  async loadPending(): Promise<void> {
+    const chargeId = this.selected?.charge?.id;
+    const request = ++this.pendingRequest;
+    if (!chargeId) {
+      this.pending = [];
+      this.pendingError = null;
+      return;
+    }
+    try {
+      const list = await api.pendingEffects(chargeId);
+      if (request !== this.pendingRequest) return;
+      this.pending = list;
+      this.pendingError = null;
+    } catch (error) {
+      if (request !== this.pendingRequest) return;
+      // The last list read stays: it is still the best knowledge of what is owed.
+      this.pendingError = toApiError(error);
+    }
   }
 
   private async loadQr(): Promise<void> {

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { dictionaries, LANGS, translate, asLang } from './i18n';
 import { ERROR_CODES } from './api';
 import { CHARGE_STATUSES } from './status';
+import { PENDING_KINDS } from './pending';
 
 const placeholders = (text: string) => [...text.matchAll(/\{(\w+)\}/g)].map((m) => m[1]).sort();
 
@@ -22,9 +23,10 @@ describe('i18n', () => {
     }
   });
 
-  it('has a message for every error code and every charge status', () => {
+  it('has a message for every error code, charge status and owed provider task', () => {
     for (const code of ERROR_CODES) expect(dictionaries.es).toHaveProperty(`error.${code}`);
     for (const status of CHARGE_STATUSES) expect(dictionaries.es).toHaveProperty(`charge.status.${status}`);
+    for (const kind of PENDING_KINDS) expect(dictionaries.es).toHaveProperty(`pending.kind.${kind}`);
   });
 
   it('fills placeholders and leaves unknown ones visible', () => {
@@ -46,6 +48,9 @@ describe('i18n', () => {
     expect(translate('es', 'cancel.refundFull', { amount: 'S/ 80.00' })).toBe('Devolución total (S/ 80.00)');
     expect(translate('es', 'cancel.refundPartial')).toBe('Devolución parcial');
     expect(translate('es', 'booking.status.cancelled')).toBe('Cancelada');
+    expect(translate('es', 'pending.title')).toBe('Pendiente con GHL / Mercado Pago');
+    expect(translate('es', 'pending.kind.mp.create_link')).toBe('Crear el link de pago');
+    expect(translate('es', 'pending.kind.ghl.note')).toBe('Anotar el pago en GHL');
   });
 
   it('accepts only supported languages', () => {

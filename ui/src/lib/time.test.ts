@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { END_TIMES, START_TIMES, addMinutes, isDay, nextStartTime, shiftDay, todayIn } from './time';
+import { END_TIMES, START_TIMES, addMinutes, clockIn, isDay, nextStartTime, shiftDay, todayIn } from './time';
 
 describe('clinic time helpers', () => {
   it('offers starts every 30 minutes from 08:00 to 19:30', () => {
@@ -18,6 +18,12 @@ describe('clinic time helpers', () => {
     // 02:00 UTC on the 15th is still the 14th in Lima (UTC−5).
     expect(todayIn('America/Lima', new Date('2025-05-15T02:00:00Z'))).toBe('2025-05-14');
     expect(todayIn('Asia/Tokyo', new Date('2025-05-15T02:00:00Z'))).toBe('2025-05-15');
+  });
+
+  it('reads an instant as the clinic zone’s 24-hour clock', () => {
+    expect(clockIn(new Date('2025-05-15T00:30:00Z'), 'America/Lima')).toBe('19:30');
+    expect(clockIn(new Date('2025-05-15T05:00:00Z'), 'America/Lima')).toBe('00:00');
+    expect(clockIn(new Date('2025-05-15T00:30:00Z'), 'Not/AZone')).toMatch(/^\d{2}:\d{2}$/);
   });
 
   it('moves across month and year ends', () => {

@@ -93,6 +93,20 @@ export function formatInstant(iso: string, locale: string, timeZone: string | un
   }
 }
 
+/** An instant's wall-clock time "HH:MM" (24 h) in `timeZone` (the machine's zone if unknown). */
+export function clockIn(at: Date, timeZone: string | undefined): string {
+  const format = (zone: string | undefined) =>
+    new Intl.DateTimeFormat('en-GB', { timeZone: zone, hour: '2-digit', minute: '2-digit', hourCycle: 'h23' }).formatToParts(at);
+  let parts: Intl.DateTimeFormatPart[];
+  try {
+    parts = format(timeZone);
+  } catch {
+    parts = format(undefined);
+  }
+  const part = (type: string) => parts.find((p) => p.type === type)?.value ?? '00';
+  return `${part('hour')}:${part('minute')}`;
+}
+
 /** Minutes after midnight right now in `timeZone` (the machine's zone if unknown). */
 export function nowMinutesIn(timeZone: string | undefined, now: Date = new Date()): number {
   let parts: Intl.DateTimeFormatPart[];

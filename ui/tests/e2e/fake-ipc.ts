@@ -13,6 +13,7 @@ import type {
   ChargeUpdated,
   ChargeView,
   CreateBookingRequest,
+  PendingEffect,
 } from '../../src/lib/api';
 
 /** What a test can steer and inspect through `window.__mostradorFake`. */
@@ -29,6 +30,16 @@ export type FakeControl = {
   payWithoutWebhook(chargeId: string): void;
   /** Changes a charge's status without telling the UI (its event was lost on the way). */
   setStatusSilently(chargeId: string, status: string): void;
+  /**
+   * The outbox now owes `effect` for the charge (as after a failed provider call). Silent, as
+   * a worker's failed retry is: the UI sees it on its next read (open, event, action).
+   * `nextAttemptAt` defaults to five minutes from now.
+   */
+  owe(chargeId: string, effect: Partial<PendingEffect> & { kind: string }): void;
+  /** Everything owed for the charge was done (silently too). */
+  settle(chargeId: string): void;
+  /** What is owed for the charge, for assertions. */
+  owedFor(chargeId: string): PendingEffect[];
 };
 
 declare global {
@@ -101,7 +112,20 @@ export function installFake(options: { demo?: boolean; latencyMs?: number } = {}
   const refunded = new Map<string, number>();
   /** Charges paid at "MP" whose webhook never arrived. */
   const unannounced = new Set<string>();
+  /** What the outbox still owes the providers, per charge. */
+  const owed = new Map<string, PendingEffect[]>();
   let serial = 0;
+
+  function owe(chargeId: string, effect: Partial<PendingEffect> & { kind: string }): void {
+    const list = owed.get(chargeId) ?? [];
+    list.push({
+      attempts: 0,
+      lastError: null,
+      nextAttemptAt: new Date(Date.now() + 5 * 60_000).toISOString(),
+      ...effect,
+    });
+    owed.set(chargeId, list);
+  }
 
   function charge(amount: string, status: string): ChargeView {
     const id = `chg-${++serial}`;
@@ -139,7 +163,10 @@ export function installFake(options: { demo?: boolean; latencyMs?: number } = {}
   const today = todayInLima();
   add('cal-rojas', 'María Quispe', today, '09:00', '09:30', charge('120.00', 'open'));
   add('cal-paredes', 'Jorge Huamán', today, '10:00', '10:30', charge('80.00', 'paid'));
-  add('cal-rojas', 'Rosa Mamani', today, '11:30', '12:00', charge('60.00', 'draft'));
+  const rosaCharge = charge('60.00', 'draft');
+  add('cal-rojas', 'Rosa Mamani', today, '11:30', '12:00', rosaCharge);
+  // A draft charge is one whose link MP has not made yet: the outbox owes it.
+  owe(rosaCharge.id, { kind: 'mp.create_link', attempts: 2, lastError: 'Mercado Pago is unavailable: 503 Service Unavailable' });
 
   function findCharge(chargeId: unknown): { booking: BookingView; charge: ChargeView } {
     for (const booking of bookings) {
@@ -264,6 +291,10 @@ export function installFake(options: { demo?: boolean; latencyMs?: number } = {}
         return copy(cancelBooking(args.bookingId, args.refund));
       case 'check_payment':
         return checkPayment(args.chargeId);
+      case 'pending_effects': {
+        const { charge: ch } = findCharge(args.chargeId);
+        return copy(owed.get(ch.id) ?? []);
+      }
       case 'retry_link': {
         const { booking, charge: ch } = findCharge(args.chargeId);
         if (ch.status === 'draft') {
@@ -301,6 +332,9 @@ export function installFake(options: { demo?: boolean; latencyMs?: number } = {}
     bookings: () => copy(bookings),
     payWithoutWebhook: (chargeId) => void unannounced.add(chargeId),
     setStatusSilently: (chargeId, next) => void (findCharge(chargeId).charge.status = next),
+    owe,
+    settle: (chargeId) => void owed.delete(chargeId),
+    owedFor: (chargeId) => copy(owed.get(chargeId) ?? []),
   };
   window.__mostradorFake = control;
   return control;

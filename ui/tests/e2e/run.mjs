@@ -52,6 +52,21 @@ async function openCharge(page, patient) {
   await page.locator('[data-testid="charge-qr"] svg').waitFor();
 }
 
+/** What the fake's outbox owes for `patient`'s charge. @param {import('playwright-core').Page} page @param {string} patient */
+async function owedFor(page, patient) {
+  return page.evaluate((name) => {
+    const fake = window.__mostradorFake;
+    const booking = fake?.bookings().find((b) => b.patientName === name);
+    return booking?.charge && fake ? fake.owedFor(booking.charge.id) : [];
+  }, patient);
+}
+
+/** An instant as the clinic's (Lima's) 24-hour clock. @param {string} iso */
+function limaClock(iso) {
+  return new Intl.DateTimeFormat('en-GB', { timeZone: 'America/Lima', hour: '2-digit', minute: '2-digit', hourCycle: 'h23' })
+    .format(new Date(iso));
+}
+
 /** Its agenda row's chips. @param {import('playwright-core').Page} page @param {string} patient */
 async function rowChips(page, patient) {
   const row = page.getByTestId('agenda-item').filter({ hasText: patient });
@@ -381,6 +396,82 @@ describe('Mostrador desk UI', () => {
     const checks = await callsOf(page, 'check_payment');
     assert.equal(checks.length, 2);
     assert.match(/** @type {any} */ (checks[0]).chargeId, /^chg-/);
+  });
+
+  it('lists what is still owed to GHL / Mercado Pago, refreshed on charge-updated, hidden when nothing is', async () => {
+    const page = await open();
+    // A draft charge owes its link: the list is read when the panel opens the charge.
+    await page.getByTestId('agenda-item').filter({ hasText: 'Rosa Mamani' }).click();
+    const pending = page.getByTestId('charge-pending');
+    await pending.waitFor();
+    const title = 'Pendiente con GHL / Mercado Pago';
+    assert.equal(await page.getByRole('heading', { name: title }).count(), 1);
+    const list = page.getByRole('list', { name: title });
+    assert.equal(await list.getByRole('listitem').count(), 1, 'a list named by its heading');
+    const [rosaOwed] = await owedFor(page, 'Rosa Mamani');
+    assert.equal(await textOf(list.getByRole('listitem')),
+      `Crear el link de pago Intentos: 2 Próximo intento ${limaClock(rosaOwed.nextAttemptAt)} ` +
+      'Último error: Mercado Pago is unavailable: 503 Service Unavailable');
+
+    // A paid charge with nothing owed shows no section.
+    await openCharge(page, 'Jorge Huamán');
+    await eventually(async () => (await callsOf(page, 'pending_effects')).length === 2, 'read for the second charge');
+    const jorge = await page.evaluate(() => window.__mostradorFake?.bookings().find((b) => b.patientName === 'Jorge Huamán'));
+    assert.ok(jorge?.charge);
+    assert.equal(await pending.count(), 0, 'hidden when nothing is owed');
+
+    // GHL fails the tag and the note waits: the next charge-updated brings them in.
+    const inTenMinutes = new Date(Date.now() + 10 * 60_000).toISOString();
+    await page.evaluate(({ chargeId, at }) => {
+      window.__mostradorFake?.owe(chargeId, { kind: 'ghl.tag', attempts: 3, lastError: 'GoHighLevel is unavailable: 500', nextAttemptAt: at });
+      window.__mostradorFake?.owe(chargeId, { kind: 'ghl.note', nextAttemptAt: new Date(Date.now() - 1000).toISOString() });
+    }, { chargeId: jorge.charge.id, at: inTenMinutes });
+    const announce = () => page.evaluate(({ chargeId, bookingId }) =>
+      window.__mostradorFake?.emitChargeUpdated({ chargeId, bookingId, status: 'paid' }), { chargeId: jorge.charge?.id ?? '', bookingId: jorge.id });
+    await announce();
+    const items = list.getByRole('listitem');
+    await eventually(async () => (await items.count()) === 2, 'two owed items after the event');
+    assert.deepEqual(await page.getByTestId('pending-item').evaluateAll((els) => els.map((e) => e.getAttribute('data-kind'))),
+      ['ghl.tag', 'ghl.note']);
+    assert.equal(await textOf(items.nth(0)),
+      `Etiquetar al paciente en GHL Intentos: 3 Próximo intento ${limaClock(inTenMinutes)} Último error: GoHighLevel is unavailable: 500`);
+    assert.equal(await textOf(items.nth(1)), 'Anotar el pago en GHL Próximo intento: ahora', 'no tries yet, due now');
+    assert.equal(await textOf(page.getByTestId('charge-status')), 'Pagado');
+    await pending.scrollIntoViewIfNeeded();
+    await shot(page, '11-pending-effects');
+
+    // The list cannot be read: a quiet line, the last list stays, the panel goes on working.
+    await page.evaluate(() => window.__mostradorFake?.failNext('pending_effects', { code: 'DB_UNAVAILABLE', message: 'database is locked' }));
+    await announce();
+    const failed = page.getByTestId('charge-pending-failed');
+    await failed.waitFor();
+    assert.equal(await textOf(failed), 'No se pudo consultar lo pendiente con GHL / Mercado Pago.');
+    assert.equal(await failed.getAttribute('role'), null, 'quiet: no alert');
+    assert.equal(await items.count(), 2);
+    assert.equal(await page.getByTestId('charge-error').count(), 0, 'the panel is not blocked');
+    assert.equal(await page.getByTestId('cancel-booking').isEnabled(), true);
+
+    // All done: the next read empties the list and the section goes.
+    await page.evaluate((chargeId) => window.__mostradorFake?.settle(chargeId), jorge.charge.id);
+    await announce();
+    await pending.waitFor({ state: 'detached' });
+    assert.equal(await failed.count(), 0);
+  });
+
+  it('says what is owed in English after switching', async () => {
+    const page = await open();
+    await page.getByTestId('agenda-item').filter({ hasText: 'Rosa Mamani' }).click();
+    const item = page.getByTestId('pending-item');
+    await item.waitFor();
+    assert.match(await textOf(item), /^Crear el link de pago /);
+    const [rosaOwed] = await owedFor(page, 'Rosa Mamani');
+    await page.getByTestId('lang-en').click();
+    const list = page.getByRole('list', { name: 'Pending with GHL / Mercado Pago' });
+    assert.equal(await list.count(), 1);
+    assert.equal(await textOf(item),
+      `Create the payment link Tries: 2 Next try ${limaClock(rosaOwed.nextAttemptAt)} ` +
+      'Last error: Mercado Pago is unavailable: 503 Service Unavailable');
+    await shot(page, '12-pending-effects-english');
   });
 
   it('asks the refund question in English too', async () => {
