@@ -13,6 +13,13 @@ pub struct ChargeUpdated {
     pub status: String,
 }
 
+/// The `effects-updated` event payload.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EffectsUpdated {
+    pub charge_id: String,
+}
+
 /// Emits domain events to every window.
 pub struct TauriEvents<R: Runtime>(pub AppHandle<R>);
 
@@ -31,6 +38,9 @@ impl<R: Runtime> EventSink for TauriEvents<R> {
                     status,
                 },
             ),
+            DeskEvent::EffectsChanged { charge_id } => {
+                self.0.emit("effects-updated", EffectsUpdated { charge_id })
+            }
         };
         if let Err(e) = result {
             tracing::warn!(error = %e, "event not delivered to the UI");

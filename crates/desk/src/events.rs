@@ -14,6 +14,10 @@ pub enum DeskEvent {
         booking_id: String,
         status: String,
     },
+    /// What is still owed to the providers for a charge changed (a try failed), with no
+    /// change of status: screens showing it re-read `pending_effects`.
+    #[serde(rename_all = "camelCase")]
+    EffectsChanged { charge_id: String },
 }
 
 /// Receives domain events. Must not block.

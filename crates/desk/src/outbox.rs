@@ -88,10 +88,27 @@ impl Desk {
                             now() + backoff(item.attempts),
                         )
                         .await?;
+                    // Screens showing this charge refresh what is owed (tries, last error).
+                    if let Some(charge) = self.charge_of_item(&item).await {
+                        self.events.emit(DeskEvent::EffectsChanged {
+                            charge_id: charge.id,
+                        });
+                    }
                 }
             }
         }
         Ok(finished)
+    }
+
+    /// The charge an outbox item works for: named in its payload, or (tag, note, confirm)
+    /// by its key, `kind:<charge id>`.
+    async fn charge_of_item(&self, item: &OutboxItem) -> Option<Charge> {
+        let payload: serde_json::Value = serde_json::from_str(&item.payload).ok()?;
+        let id = match payload["chargeId"].as_str() {
+            Some(id) => id.to_string(),
+            None => item.idempotency_key.rsplit_once(':')?.1.to_string(),
+        };
+        self.store.charge(&id).await.ok().flatten()
     }
 
     /// Runs the outbox worker until the task is dropped.

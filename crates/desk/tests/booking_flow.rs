@@ -263,6 +263,7 @@ async fn an_approved_payment_marks_the_charge_paid_once(mut w: World) {
             assert_eq!(charge_id, charge.id);
             assert_eq!(status, "paid");
         }
+        other => panic!("expected the paid status, got {other:?}"),
     }
     // Re-processing the same payment changes nothing and says nothing.
     w.desk.sync_payment(paid.payment_id).await.unwrap();
@@ -899,7 +900,7 @@ async fn a_refund_whose_answer_is_lost_or_refused_is_retried_and_made_once(w: Wo
     );
 }
 
-async fn staff_see_what_is_still_owed_for_a_charge_with_its_last_error(w: World) {
+async fn staff_see_what_is_still_owed_for_a_charge_with_its_last_error(mut w: World) {
     use sandbox::{Fault, FaultKind};
     // A link MP refused is owed; staff's "Reintentar ahora" settles it at once.
     w.sandbox.inject(
@@ -953,7 +954,19 @@ async fn staff_see_what_is_still_owed_for_a_charge_with_its_last_error(w: World)
         .await
         .unwrap();
     w.desk.sync_payment(paid.payment_id).await.unwrap();
+    while w.events.try_recv().is_ok() {}
     w.desk.drain_outbox().await.unwrap();
+    // The failed try tells the screens to re-read what is owed, without a status change.
+    let mut told = Vec::new();
+    while let Ok(e) = w.events.try_recv() {
+        told.push(e);
+    }
+    assert_eq!(
+        told,
+        vec![DeskEvent::EffectsChanged {
+            charge_id: charge.id.clone()
+        }]
+    );
     let owed = w.desk.pending_effects(&charge.id).await.unwrap();
     assert_eq!(owed.len(), 1, "{owed:?}");
     assert_eq!(owed[0].kind, "ghl.tag");

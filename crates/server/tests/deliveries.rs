@@ -751,10 +751,12 @@ struct Recorder(Mutex<Vec<(String, String, DateTime<Utc>)>>);
 
 impl EventSink for Recorder {
     fn emit(&self, event: DeskEvent) {
-        match event {
-            DeskEvent::ChargeUpdated {
-                charge_id, status, ..
-            } => self.0.lock().unwrap().push((charge_id, status, Utc::now())),
+        // Only status changes count here; owed-work updates carry no status.
+        if let DeskEvent::ChargeUpdated {
+            charge_id, status, ..
+        } = event
+        {
+            self.0.lock().unwrap().push((charge_id, status, Utc::now()));
         }
     }
 }
