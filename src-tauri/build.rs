@@ -12,6 +12,7 @@ const COMMANDS: &[&str] = &[
     "cancel_booking",
     "check_payment",
     "pending_effects",
+    "refund_charge",
 ];
 
 fn main() {

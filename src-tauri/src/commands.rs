@@ -192,6 +192,31 @@ pub async fn cancel_booking(
         .await?)
 }
 
+/// Refunds a charge that still holds the patient's money without cancelling anything (a
+/// booking cancelled in GHL after payment, money kept at cancel and returned later, a second
+/// approval): `refund` is `"full"` or an amount. Answers the booking as it now stands.
+#[tauri::command]
+pub async fn refund_charge(
+    state: State<'_, AppState>,
+    charge_id: String,
+    refund: String,
+) -> Result<BookingView, CommandError> {
+    let decision = desk::RefundDecision::parse(&refund)?;
+    let host = state.host().await?;
+    let charge = host
+        .desk
+        .refund_charge(&charge_id, decision, "desk")
+        .await?;
+    let booking = host
+        .desk
+        .store()
+        .booking(&charge.booking_id)
+        .await
+        .map_err(desk::DeskError::from)?
+        .ok_or_else(|| CommandError::new(ErrorCode::NotFound, "booking not found"))?;
+    Ok(host.desk.view_of(&booking).await?)
+}
+
 /// "Verificar pago": reads the charge's payments from MP now instead of waiting for a webhook
 /// or the reconciler. A changed status reaches the UI as `charge-updated`.
 #[tauri::command]

@@ -26,6 +26,7 @@ pub fn with_commands<R: Runtime>(builder: tauri::Builder<R>) -> tauri::Builder<R
         commands::cancel_booking,
         commands::check_payment,
         commands::pending_effects,
+        commands::refund_charge,
     ])
 }
 

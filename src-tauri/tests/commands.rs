@@ -365,6 +365,34 @@ fn keeping_the_money_cancels_and_leaves_the_charge_paid() {
     .unwrap();
     assert_eq!(cancelled["status"], json!("cancelled"));
     assert_eq!(cancelled["charge"]["status"], json!("paid"));
+
+    // Staff change their mind: the kept money can still be refunded, in part.
+    let charge_id = cancelled["charge"]["id"].as_str().unwrap().to_string();
+    for bad in ["none", "", "-1", "80.01"] {
+        let err = invoke(
+            &app,
+            "refund_charge",
+            json!({ "chargeId": charge_id, "refund": bad }),
+        )
+        .unwrap_err();
+        assert_eq!(err["code"], json!("VALIDATION"), "{bad}: {err}");
+        assert_eq!(err["details"]["field"], json!("refund"), "{bad}");
+    }
+    let refunded = invoke(
+        &app,
+        "refund_charge",
+        json!({ "chargeId": charge_id, "refund": "20.00" }),
+    )
+    .unwrap();
+    assert_eq!(refunded["status"], json!("cancelled"));
+    assert_eq!(refunded["charge"]["status"], json!("partially_refunded"));
+    let err = invoke(
+        &app,
+        "refund_charge",
+        json!({ "chargeId": "nope", "refund": "full" }),
+    )
+    .unwrap_err();
+    assert_eq!(err["code"], json!("NOT_FOUND"));
 }
 
 #[test]
