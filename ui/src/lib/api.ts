@@ -27,6 +27,15 @@ export type ChargeView = {
   paidAt: string | null;
 };
 
+/**
+ * Whether GHL holds a booking (`BookingView.sync`). `synced`: it does. `pending`: stored here,
+ * GHL's answer still owed — a second while booking, or, when GHL did not answer and could not be
+ * asked, until the reconciler (every few minutes) adopts the appointment GHL made or fails it.
+ * `failed`: GHL refused it or never made it; nothing exists there and its charge is cancelled.
+ */
+export const BOOKING_SYNC_STATES = ['pending', 'synced', 'failed'] as const;
+export type BookingSync = (typeof BOOKING_SYNC_STATES)[number];
+
 /** A booking with its times already in the clinic's time zone. */
 export type BookingView = {
   id: string;
@@ -41,6 +50,7 @@ export type BookingView = {
   localStart: string;
   localEnd: string;
   status: string;
+  sync: BookingSync;
   charge: ChargeView | null;
 };
 

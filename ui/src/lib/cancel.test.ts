@@ -17,11 +17,17 @@ const plain = (s: string) => s.replace(/\u00a0|\u202f/g, ' ');
 
 describe('who needs what', () => {
   it('offers cancel until the booking is cancelled or deleted', () => {
-    const b = (status: string) => ({ status }) as BookingView;
+    const b = (status: string) => ({ status, sync: 'synced' }) as BookingView;
     expect(canCancel(b('confirmed'))).toBe(true);
     expect(canCancel(b('new'))).toBe(true);
     expect(canCancel(b('cancelled'))).toBe(false);
     expect(canCancel(b('deleted'))).toBe(false);
+  });
+
+  it('offers no cancel while GHL is still confirming the booking, nor once it never made it', () => {
+    // The engine refuses the first ("still being created", CONFLICT); the second has nothing to cancel.
+    expect(canCancel({ status: 'new', sync: 'pending' })).toBe(false);
+    expect(canCancel({ status: 'new', sync: 'failed' })).toBe(false);
   });
 
   it('asks for a refund decision exactly when the engine does', () => {

@@ -17,9 +17,13 @@ export function isOver(bookingStatus: string): boolean {
   return bookingOverKey(bookingStatus) !== null;
 }
 
-/** Whether the desk may offer "Cancelar cita" for `booking`. */
-export function canCancel(booking: BookingView): boolean {
-  return !isOver(booking.status);
+/**
+ * Whether the desk may offer "Cancelar cita" for `booking`: it stands and GHL holds it. The
+ * engine refuses a booking still pending with GHL (CONFLICT), and one GHL never made has
+ * nothing left to cancel (its charge already is).
+ */
+export function canCancel(booking: Pick<BookingView, 'status' | 'sync'>): boolean {
+  return !isOver(booking.status) && booking.sync === 'synced';
 }
 
 /** Charges holding the patient's money: cancelling their booking needs a refund decision. */

@@ -32,6 +32,7 @@ function booking(id: string, charge: Partial<ChargeView> | null): BookingView {
     localStart: '09:00',
     localEnd: '09:30',
     status: 'confirmed',
+    sync: 'synced',
     charge: charge && {
       id: `chg-${id}`,
       amount: '80.00',
@@ -245,6 +246,72 @@ describe('Desk', () => {
     expect(desk.panelError).toEqual({ code: 'MP_UNAUTHORIZED', message: 'bad token' });
     expect(desk.checkedCharge).toBeNull();
     expect(desk.checking).toBe(false);
+  });
+
+  describe('a booking GHL has not confirmed', () => {
+    const pending = () => ({ ...booking('u', { status: 'draft', paymentLink: null }), status: 'new', sync: 'pending' as const });
+    const adopted = () => booking('u', {});
+    const failed = () => ({ ...booking('u', { status: 'cancelled', paymentLink: null }), status: 'new', sync: 'failed' as const });
+
+    it('takes its fresh row when the reconciler adopts it, and shows the link it opened', async () => {
+      const desk = new Desk();
+      api.listBookings.mockResolvedValueOnce([pending()]).mockResolvedValueOnce([adopted()]);
+      await desk.showDay('2025-05-14');
+      await desk.select(desk.bookings[0]);
+      expect(api.chargeQr).not.toHaveBeenCalled();
+
+      desk.applyUpdate({ chargeId: 'chg-u', bookingId: 'u', status: 'open' });
+      await vi.waitFor(() => expect(desk.selected?.sync).toBe('synced'));
+      expect(api.listBookings).toHaveBeenCalledTimes(2);
+      expect(desk.bookings[0].sync).toBe('synced');
+      expect(desk.selected).toBe(desk.bookings[0]);
+      await vi.waitFor(() => expect(desk.qr?.chargeId).toBe('chg-u'));
+      expect(desk.panelError).toBeNull();
+    });
+
+    it('takes its fresh row when the reconciler fails it, and reads no QR for a link never made', async () => {
+      const desk = new Desk();
+      api.listBookings.mockResolvedValueOnce([pending()]).mockResolvedValueOnce([failed()]);
+      await desk.showDay('2025-05-14');
+      await desk.select(desk.bookings[0]);
+
+      desk.applyUpdate({ chargeId: 'chg-u', bookingId: 'u', status: 'cancelled' });
+      await vi.waitFor(() => expect(desk.selected?.sync).toBe('failed'));
+      expect(desk.selected?.charge?.status).toBe('cancelled');
+      expect(api.chargeQr).not.toHaveBeenCalled();
+      expect(desk.panelError).toBeNull();
+    });
+
+    it('takes its fresh row on any reload of the day, even without an event', async () => {
+      const desk = new Desk();
+      api.listBookings.mockResolvedValueOnce([pending()]).mockResolvedValueOnce([adopted()]);
+      await desk.showDay('2025-05-14');
+      await desk.select(desk.bookings[0]);
+      await desk.reloadAgenda();
+      expect(desk.selected?.sync).toBe('synced');
+      await vi.waitFor(() => expect(desk.qr?.chargeId).toBe('chg-u'));
+    });
+
+    it('leaves a booking GHL holds as it is on screen when the day reloads', async () => {
+      const desk = new Desk();
+      api.listBookings.mockResolvedValue([booking('a', {})]);
+      await desk.showDay('2025-05-14');
+      const shown = { ...desk.bookings[0] };
+      await desk.select(shown);
+      await desk.reloadAgenda();
+      expect(desk.selected).toBe(shown);
+    });
+
+    it('reads no QR for a charge cancelled before its link was made', async () => {
+      const desk = new Desk();
+      await desk.select(failed());
+      await desk.select({ ...booking('c', { status: 'cancelled', paymentLink: null }), status: 'cancelled' });
+      expect(api.chargeQr).not.toHaveBeenCalled();
+      expect(desk.panelError).toBeNull();
+      // A cancelled charge that had its link still reads it (the panel keeps its fresh status).
+      await desk.select({ ...booking('l', { status: 'cancelled' }), status: 'cancelled' });
+      expect(api.chargeQr).toHaveBeenCalledWith('chg-l');
+    });
   });
 
   describe('what is still owed to GHL and MP', () => {

@@ -1,7 +1,8 @@
 // The desk's shared state: clinic status, calendars, the agenda of the chosen day and
 // the charge on screen with what is still owed to the providers for it, kept current by
-// the `charge-updated` event. Components read it and call its methods; only this module
-// and the booking form talk to `api`.
+// the `charge-updated` event (a booking still pending with GHL is re-read then: the event is
+// how the reconciler's verdict arrives). Components read it and call its methods; only this
+// module and the booking form talk to `api`.
 
 import {
   api,
@@ -96,6 +97,7 @@ export class Desk {
       if (request !== this.agendaRequest) return;
       this.bookings = [...list].sort(byStart);
       this.agendaError = null;
+      this.refreshAwaitingGhl();
     } catch (error) {
       if (request !== this.agendaRequest) return;
       this.agendaError = toApiError(error);
@@ -224,6 +226,8 @@ export class Desk {
   applyUpdate(update: ChargeUpdated): void {
     const shown = this.selected?.charge;
     const wasWithoutLink = !!shown && shown.id === update.chargeId && !this.qr;
+    // The reconciler settled a booking GHL had not confirmed: only a fresh read says how.
+    const settling = this.awaitingGhl(update.chargeId);
     const seen = this.setChargeStatus(update.chargeId, update.status);
     if (this.refundPending === update.chargeId && update.status !== 'paid') this.refundPending = null;
     // A draft charge got its link: now there is a QR to show.
@@ -231,7 +235,23 @@ export class Desk {
     // What is owed changes with the charge (a payment owes GHL its confirmation, a cancel a refund).
     if (shown && shown.id === update.chargeId) void this.loadPending();
     // Another desk (or a webhook) touched a booking we do not have: refresh the day.
-    if (!seen) void this.reloadAgenda();
+    if (!seen || settling) void this.reloadAgenda();
+  }
+
+  /** Whether the booking of `chargeId`, in the agenda or the panel, is still pending with GHL. */
+  private awaitingGhl(chargeId: string): boolean {
+    return [...this.bookings, this.selected].some((b) => b?.charge?.id === chargeId && b.sync === 'pending');
+  }
+
+  /** A booking on screen that was pending with GHL takes its freshly read row: adopted or failed. */
+  private refreshAwaitingGhl(): void {
+    const shown = this.selected;
+    if (shown?.sync !== 'pending') return;
+    const fresh = this.bookings.find((b) => b.id === shown.id);
+    if (!fresh) return;
+    this.selected = fresh;
+    // Adopted: its link may be there now, even if no event said so (a second read wins harmlessly).
+    if (fresh.sync !== 'pending' && !this.qr) void this.loadQr();
   }
 
   /** Sets a charge's status wherever it is shown; false when it is not shown at all. */
@@ -286,7 +306,10 @@ export class Desk {
   private async loadQr(): Promise<void> {
     const charge = this.selected?.charge;
     const request = ++this.qrRequest;
-    if (!charge || charge.status === 'draft') {
+    // No link, no QR: a draft charge has none yet, and one cancelled or expired before its link
+    // was made (GHL never made the booking, or it was cancelled first) never will.
+    const linkless = !charge?.paymentLink && (charge?.status === 'cancelled' || charge?.status === 'expired');
+    if (!charge || charge.status === 'draft' || linkless) {
       this.qrLoading = false;
       return;
     }

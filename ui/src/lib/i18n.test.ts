@@ -51,6 +51,14 @@ describe('i18n', () => {
     expect(translate('es', 'pending.title')).toBe('Pendiente con GHL / Mercado Pago');
     expect(translate('es', 'pending.kind.mp.create_link')).toBe('Crear el link de pago');
     expect(translate('es', 'pending.kind.ghl.note')).toBe('Anotar el pago en GHL');
+    expect(translate('es', 'booking.sync.pending')).toBe('Confirmando con GHL…');
+    expect(translate('es', 'booking.sync.failed')).toBe('No agendada en GHL');
+    expect(translate('es', 'panel.syncPending')).toBe(
+      'GHL no respondió; Mostrador lo verificará automáticamente en unos minutos. El link de pago se creará si la cita existe.',
+    );
+    expect(translate('es', 'panel.syncFailed')).toBe(
+      'Esta cita no quedó agendada en GHL; el cobro fue cancelado. Reserva de nuevo.',
+    );
   });
 
   it('accepts only supported languages', () => {

@@ -26,6 +26,8 @@ const es = {
 
   'booking.status.cancelled': 'Cancelada',
   'booking.status.deleted': 'Eliminada',
+  'booking.sync.pending': 'Confirmando con GHL…',
+  'booking.sync.failed': 'No agendada en GHL',
 
   'charge.status.draft': 'Link pendiente',
   'charge.status.open': 'Pendiente de pago',
@@ -95,6 +97,9 @@ const es = {
   'panel.checkedNoPayment': 'Mercado Pago aún no registra un pago para este cobro.',
   'panel.refundPending': 'La devolución se hará en cuanto Mercado Pago responda; este estado se actualizará solo.',
   'panel.cancel': 'Cancelar cita',
+  'panel.syncPending':
+    'GHL no respondió; Mostrador lo verificará automáticamente en unos minutos. El link de pago se creará si la cita existe.',
+  'panel.syncFailed': 'Esta cita no quedó agendada en GHL; el cobro fue cancelado. Reserva de nuevo.',
 
   'pending.title': 'Pendiente con GHL / Mercado Pago',
   'pending.kind.mp.create_link': 'Crear el link de pago',
@@ -168,6 +173,8 @@ const en: Dictionary = {
 
   'booking.status.cancelled': 'Cancelled',
   'booking.status.deleted': 'Deleted',
+  'booking.sync.pending': 'Checking with GHL…',
+  'booking.sync.failed': 'Not booked in GHL',
 
   'charge.status.draft': 'Link pending',
   'charge.status.open': 'Awaiting payment',
@@ -237,6 +244,9 @@ const en: Dictionary = {
   'panel.checkedNoPayment': 'Mercado Pago has no payment for this charge yet.',
   'panel.refundPending': 'The refund will go through as soon as Mercado Pago answers; this status updates by itself.',
   'panel.cancel': 'Cancel appointment',
+  'panel.syncPending':
+    'GHL did not answer; Mostrador will check again automatically in a few minutes. The payment link will be created if the appointment exists.',
+  'panel.syncFailed': 'This appointment was not booked in GHL; its charge was cancelled. Book it again.',
 
   'pending.title': 'Pending with GHL / Mercado Pago',
   'pending.kind.mp.create_link': 'Create the payment link',

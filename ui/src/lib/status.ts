@@ -1,5 +1,7 @@
-// Charge status codes (DESIGN.md §3) → the label and tone of their chip; a booking that is over → its label.
+// Charge status codes (DESIGN.md §3) → the label and tone of their chip; a booking that is over
+// → its label; a booking GHL does not hold (yet) → its chip, and whether it still stands.
 
+import type { BookingView } from './api';
 import type { MessageKey } from './i18n';
 
 export const CHARGE_STATUSES = [
@@ -56,4 +58,16 @@ export function bookingOverKey(status: string): MessageKey | null {
   if (status === 'cancelled') return 'booking.status.cancelled';
   if (status === 'deleted') return 'booking.status.deleted';
   return null;
+}
+
+/** The chip of a booking GHL does not hold: still being confirmed, or never made; null once GHL holds it. */
+export function bookingSyncChip(sync: string): { key: MessageKey; tone: Tone } | null {
+  if (sync === 'pending') return { key: 'booking.sync.pending', tone: 'pending' };
+  if (sync === 'failed') return { key: 'booking.sync.failed', tone: 'danger' };
+  return null;
+}
+
+/** A booking that no longer stands — cancelled, deleted, or never made in GHL — is shown quieter. */
+export function bookingInactive(booking: Pick<BookingView, 'status' | 'sync'>): boolean {
+  return bookingOverKey(booking.status) !== null || booking.sync === 'failed';
 }

@@ -7,6 +7,7 @@ import { emit } from '@tauri-apps/api/event';
 import type {
   ApiError,
   AppStatus,
+  BookingSync,
   BookingView,
   Calendar,
   ChargeQr,
@@ -40,6 +41,17 @@ export type FakeControl = {
   settle(chargeId: string): void;
   /** What is owed for the charge, for assertions. */
   owedFor(chargeId: string): PendingEffect[];
+  /**
+   * The next `create_booking` gets no answer from GHL, which then cannot be asked either: the
+   * booking is stored `pending` with its draft charge and the call rejects with
+   * PROVIDER_UNAVAILABLE; the same idempotency key later returns that booking (Desk::create_booking).
+   */
+  leaveNextCreatePending(): void;
+  /**
+   * The reconciler settles a booking pending with GHL: `adopted` (GHL made it: synced, its link
+   * opened) or `failed` (GHL holds none: its charge cancelled), then emits `charge-updated`.
+   */
+  reconcile(bookingId: string, outcome: 'adopted' | 'failed'): Promise<void>;
 };
 
 declare global {
@@ -115,6 +127,7 @@ export function installFake(options: { demo?: boolean; latencyMs?: number } = {}
   /** What the outbox still owes the providers, per charge. */
   const owed = new Map<string, PendingEffect[]>();
   let serial = 0;
+  let nextCreatePending = false;
 
   function owe(chargeId: string, effect: Partial<PendingEffect> & { kind: string }): void {
     const list = owed.get(chargeId) ?? [];
@@ -127,23 +140,28 @@ export function installFake(options: { demo?: boolean; latencyMs?: number } = {}
     owed.set(chargeId, list);
   }
 
-  function charge(amount: string, status: string): ChargeView {
+  const linkOf = (chargeId: string) => `https://sandbox.mostrador.local/checkout/${chargeId}`;
+
+  /** A charge; `linked` false for one whose link was never made (draft, or cancelled before it). */
+  function charge(amount: string, status: string, linked = status !== 'draft'): ChargeView {
     const id = `chg-${++serial}`;
     return {
       id,
       amount,
       currency: 'PEN',
       status,
-      paymentLink: status === 'draft' ? null : `https://sandbox.mostrador.local/checkout/${id}`,
+      paymentLink: linked ? linkOf(id) : null,
       paidAt: status === 'paid' ? new Date().toISOString() : null,
     };
   }
 
-  function add(calendarId: string, patientName: string, date: string, start: string, end: string, ch: ChargeView | null): BookingView {
+  /** Stores a booking; one GHL does not hold (`pending`, `failed`) has no GHL id and GHL's status yet. */
+  function add(calendarId: string, patientName: string, date: string, start: string, end: string, ch: ChargeView | null,
+    sync: BookingSync = 'synced'): BookingView {
     const calendar = calendars.find((c) => c.id === calendarId);
     const booking: BookingView = {
       id: `bkg-${++serial}`,
-      ghlId: `ghl-${serial}`,
+      ghlId: sync === 'synced' ? `ghl-${serial}` : null,
       calendarId,
       calendarName: calendar?.name ?? null,
       title: `Consulta — ${patientName}`,
@@ -153,7 +171,8 @@ export function installFake(options: { demo?: boolean; latencyMs?: number } = {}
       localDate: date,
       localStart: start,
       localEnd: end,
-      status: 'confirmed',
+      status: sync === 'synced' ? 'confirmed' : 'new',
+      sync,
       charge: ch,
     };
     bookings.push(booking);
@@ -167,6 +186,11 @@ export function installFake(options: { demo?: boolean; latencyMs?: number } = {}
   add('cal-rojas', 'Rosa Mamani', today, '11:30', '12:00', rosaCharge);
   // A draft charge is one whose link MP has not made yet: the outbox owes it.
   owe(rosaCharge.id, { kind: 'mp.create_link', attempts: 2, lastError: 'Mercado Pago is unavailable: 503 Service Unavailable' });
+  // GHL did not answer the create and could not be asked: the reconciler will settle it; no
+  // link is asked for before, so nothing is owed.
+  add('cal-paredes', 'Lucía Flores', today, '12:00', '12:30', charge('90.00', 'draft'), 'pending');
+  // GHL refused the create (the slot was taken there): its charge was cancelled before any link.
+  add('cal-rojas', 'Pedro Chávez', today, '13:00', '13:30', charge('70.00', 'cancelled', false), 'failed');
 
   function findCharge(chargeId: unknown): { booking: BookingView; charge: ChargeView } {
     for (const booking of bookings) {
@@ -183,16 +207,40 @@ export function installFake(options: { demo?: boolean; latencyMs?: number } = {}
     if (request.endTime <= request.startTime) fail('VALIDATION', 'end must be after start', 'endTime');
     if (!/^\d+\.\d{2}$/.test(request.amount) || Number(request.amount) <= 0) fail('VALIDATION', 'bad amount', 'amount');
     if (Number(request.amount) > MAX_AMOUNT) fail('VALIDATION', `amount exceeds ${MAX_AMOUNT}.00`, 'amount');
+    // A booking GHL never made holds no slot there.
     const clash = bookings.some(
-      (b) => b.calendarId === request.calendarId && b.localDate === request.date &&
+      (b) => b.sync !== 'failed' && b.calendarId === request.calendarId && b.localDate === request.date &&
         b.localStart < request.endTime && request.startTime < b.localEnd,
     );
     if (clash) fail('SLOT_TAKEN', 'The slot you have selected is no longer available.');
+    const unanswered = nextCreatePending;
+    nextCreatePending = false;
     const booking = add(request.calendarId, request.patientName, request.date, request.startTime, request.endTime,
-      charge(request.amount, 'open'));
+      charge(request.amount, unanswered ? 'draft' : 'open'), unanswered ? 'pending' : 'synced');
     booking.title = request.description;
     byKey.set(request.idempotencyKey, booking);
+    if (unanswered) fail('PROVIDER_UNAVAILABLE', 'GoHighLevel is unavailable: no answer; the booking is checked again automatically');
     return booking;
+  }
+
+  /** Desk::reconcile's settle_uncertain: adopted (GHL id, status, then its link) or failed. */
+  function reconcile(bookingId: string, outcome: 'adopted' | 'failed'): Promise<void> {
+    const booking = bookings.find((b) => b.id === bookingId);
+    if (!booking || booking.sync !== 'pending') return Promise.resolve();
+    const ch = booking.charge;
+    if (outcome === 'adopted') {
+      booking.sync = 'synced';
+      booking.ghlId = `ghl-${++serial}`;
+      booking.status = 'confirmed';
+      if (ch?.status === 'draft') {
+        ch.status = 'open';
+        ch.paymentLink = linkOf(ch.id);
+      }
+    } else {
+      booking.sync = 'failed';
+      if (ch?.status === 'draft') ch.status = 'cancelled';
+    }
+    return ch ? emitChargeUpdated({ chargeId: ch.id, bookingId: booking.id, status: ch.status }) : Promise.resolve();
   }
 
   function emitChargeUpdated(update: ChargeUpdated): Promise<void> {
@@ -220,6 +268,7 @@ export function installFake(options: { demo?: boolean; latencyMs?: number } = {}
     const decision = refundDecision(refund);
     const booking = bookings.find((b) => b.id === bookingId);
     if (!booking) return fail('NOT_FOUND', 'booking not found');
+    if (booking.sync === 'pending') fail('CONFLICT', 'the booking is still being created; try again in a moment');
     const ch = booking.charge;
     let next = ch?.status;
     if (ch && HOLDS_MONEY.includes(ch.status)) {
@@ -297,7 +346,8 @@ export function installFake(options: { demo?: boolean; latencyMs?: number } = {}
       }
       case 'retry_link': {
         const { booking, charge: ch } = findCharge(args.chargeId);
-        if (ch.status === 'draft') {
+        // Desk::create_link_now: no link before GHL holds the booking.
+        if (ch.status === 'draft' && booking.sync === 'synced') {
           ch.status = 'open';
           ch.paymentLink = `https://www.mercadopago.com.pe/checkout/v1/redirect?pref_id=retry-${ch.id}`;
           setTimeout(() => void emitChargeUpdated({ chargeId: ch.id, bookingId: booking.id, status: 'open' }), 100);
@@ -335,6 +385,8 @@ export function installFake(options: { demo?: boolean; latencyMs?: number } = {}
     owe,
     settle: (chargeId) => void owed.delete(chargeId),
     owedFor: (chargeId) => copy(owed.get(chargeId) ?? []),
+    leaveNextCreatePending: () => void (nextCreatePending = true),
+    reconcile,
   };
   window.__mostradorFake = control;
   return control;

@@ -76,6 +76,33 @@ async function rowChips(page, patient) {
   };
 }
 
+/** Its agenda row. @param {import('playwright-core').Page} page @param {string} patient */
+function rowOf(page, patient) {
+  return page.getByTestId('agenda-item').filter({ hasText: patient });
+}
+
+/** Whether its agenda row is shown quieter (over, or never made in GHL). @param {import('playwright-core').Page} page @param {string} patient */
+async function rowInactive(page, patient) {
+  return rowOf(page, patient).evaluate((el) => el.classList.contains('inactive'));
+}
+
+/** The fake's id of `patient`'s booking. @param {import('playwright-core').Page} page @param {string} patient */
+async function bookingIdOf(page, patient) {
+  const id = await page.evaluate((name) => window.__mostradorFake?.bookings().find((b) => b.patientName === name)?.id, patient);
+  assert.ok(id, `a booking for ${patient}`);
+  return id;
+}
+
+/**
+ * Nothing on the panel invites an action: no link, no QR, no retry, check, cancel or simulate.
+ * @param {import('playwright-core').Page} page
+ */
+async function assertNoChargeActions(page) {
+  for (const testid of ['charge-qr', 'charge-link', 'charge-retry-link', 'check-payment', 'cancel-booking', 'simulate-payment']) {
+    assert.equal(await page.getByTestId(testid).count(), 0, `no ${testid}`);
+  }
+}
+
 describe('Mostrador desk UI', () => {
   before(async () => {
     harness = await startHarness();
@@ -103,9 +130,11 @@ describe('Mostrador desk UI', () => {
     assert.match(await textOf(page.getByTestId('clinic-timezone')), /America\/Lima/);
 
     const items = page.getByTestId('agenda-item');
-    await eventually(async () => (await items.count()) === 3, 'three seeded bookings');
+    await eventually(async () => (await items.count()) === 5, 'five seeded bookings');
     const chips = await page.getByTestId('agenda-item-status').allTextContents();
-    assert.deepEqual(chips.map((c) => c.trim()), ['Pendiente de pago', 'Pagado', 'Link pendiente']);
+    assert.deepEqual(chips.map((c) => c.trim()), ['Pendiente de pago', 'Pagado', 'Link pendiente', 'Link pendiente', 'Cancelado']);
+    const sync = await page.getByTestId('agenda-item-sync').allTextContents();
+    assert.deepEqual(sync.map((c) => c.trim()), ['Confirmando con GHL…', 'No agendada en GHL'], 'only bookings GHL does not hold say so');
     assert.match(await textOf(items.first()), /09:00–09:30.*María Quispe.*Dra\. Rojas.*S\/ 120\.00/);
     await shot(page, '01-agenda');
   });
@@ -474,6 +503,117 @@ describe('Mostrador desk UI', () => {
     await shot(page, '12-pending-effects-english');
   });
 
+  it('a booking GHL has not confirmed says "Confirmando con GHL…", offers nothing to do, and shows its link once adopted', async () => {
+    const page = await open();
+    const row = rowOf(page, 'Lucía Flores');
+    await row.waitFor();
+    assert.equal(await textOf(row.getByTestId('agenda-item-sync')), 'Confirmando con GHL…');
+    assert.equal(await row.getByTestId('agenda-item-sync').getAttribute('data-sync'), 'pending');
+    assert.equal(await textOf(row.getByTestId('agenda-item-status')), 'Link pendiente');
+    assert.equal(await rowInactive(page, 'Lucía Flores'), false, 'it may still stand: not quieted');
+
+    await row.click();
+    const note = page.getByTestId('charge-sync-pending');
+    await note.waitFor();
+    await eventually(async () => (await callsOf(page, 'pending_effects')).length === 1, 'the panel read what is owed');
+    assert.equal(await textOf(note), 'GHL no respondió; Mostrador lo verificará automáticamente en unos minutos. El link de pago se creará si la cita existe.');
+    assert.equal(await textOf(page.getByTestId('booking-sync')), 'Confirmando con GHL…');
+    assert.equal(await textOf(page.getByTestId('charge-status')), 'Link pendiente');
+    assert.equal(await page.getByTestId('charge-link-pending').count(), 0, 'not the MP link note: GHL is what is awaited');
+    await assertNoChargeActions(page);
+    assert.equal(await page.getByTestId('charge-error').count(), 0);
+    await shot(page, '13-sync-pending');
+
+    // The reconciler finds the appointment in GHL and opens its link: the panel offers it at once.
+    await page.evaluate((id) => window.__mostradorFake?.reconcile(id, 'adopted'), await bookingIdOf(page, 'Lucía Flores'));
+    await page.locator('[data-testid="charge-qr"] svg').waitFor();
+    await eventually(async () => (await textOf(page.getByTestId('charge-status'))) === 'Esperando pago', 'awaiting payment');
+    await note.waitFor({ state: 'detached' });
+    assert.equal(await page.getByTestId('booking-sync').count(), 0);
+    await eventually(async () => (await row.getByTestId('agenda-item-sync').count()) === 0, 'the row chip goes');
+    assert.equal(await textOf(row.getByTestId('agenda-item-status')), 'Pendiente de pago');
+    assert.match(await page.getByTestId('charge-link').inputValue(), /checkout\/chg-/);
+    assert.equal(await page.getByTestId('cancel-booking').count(), 1, 'GHL holds it: it can be cancelled');
+    assert.equal(await page.getByTestId('check-payment').count(), 1);
+    await shot(page, '14-sync-adopted');
+  });
+
+  it('a booking GHL never made is a quiet row "No agendada en GHL" whose panel says to book again', async () => {
+    const page = await open();
+    const row = rowOf(page, 'Pedro Chávez');
+    await row.waitFor();
+    assert.equal(await textOf(row.getByTestId('agenda-item-sync')), 'No agendada en GHL');
+    assert.equal(await row.getByTestId('agenda-item-sync').getAttribute('data-sync'), 'failed');
+    assert.equal(await textOf(row.getByTestId('agenda-item-status')), 'Cancelado');
+    assert.equal(await rowInactive(page, 'Pedro Chávez'), true, 'quieted like a cancelled booking');
+    assert.equal(await rowInactive(page, 'María Quispe'), false);
+
+    await row.click();
+    const note = page.getByTestId('charge-sync-failed');
+    await note.waitFor();
+    await eventually(async () => (await callsOf(page, 'pending_effects')).length === 1, 'the panel read what is owed');
+    assert.equal(await textOf(note), 'Esta cita no quedó agendada en GHL; el cobro fue cancelado. Reserva de nuevo.');
+    assert.equal(await textOf(page.getByTestId('booking-sync')), 'No agendada en GHL');
+    assert.equal(await textOf(page.getByTestId('charge-status')), 'Cancelado');
+    assert.equal(await page.getByTestId('booking-status').count(), 0, 'not cancelled: never made');
+    await assertNoChargeActions(page);
+    assert.deepEqual(await callsOf(page, 'charge_qr'), [], 'no QR asked for a link never made');
+    assert.equal(await page.getByTestId('charge-error').count(), 0);
+    await shot(page, '15-sync-failed');
+
+    await page.getByTestId('lang-en').click();
+    assert.equal(await textOf(note), 'This appointment was not booked in GHL; its charge was cancelled. Book it again.');
+    assert.equal(await textOf(page.getByTestId('booking-sync')), 'Not booked in GHL');
+    assert.equal(await textOf(row.getByTestId('agenda-item-sync')), 'Not booked in GHL');
+    assert.equal(await textOf(rowOf(page, 'Lucía Flores').getByTestId('agenda-item-sync')), 'Checking with GHL…');
+    await rowOf(page, 'Lucía Flores').click();
+    await eventually(async () => (await textOf(page.getByTestId('charge-sync-pending'))) ===
+      'GHL did not answer; Mostrador will check again automatically in a few minutes. The payment link will be created if the appointment exists.',
+    'the pending note in English');
+    assert.equal(await textOf(page.getByTestId('booking-sync')), 'Checking with GHL…');
+    await shot(page, '16-sync-english');
+  });
+
+  it('a create GHL left unanswered shows up pending, the same form again shows it, and the reconciler fails it', async () => {
+    const page = await open();
+    await page.evaluate(() => window.__mostradorFake?.leaveNextCreatePending());
+    await fillBooking(page);
+    await page.getByTestId('booking-submit').click();
+    const banner = page.getByTestId('booking-error');
+    await banner.waitFor();
+    assert.match(await textOf(banner), /no responden.*checked again automatically/);
+    // Stored anyway: the agenda shows it, so staff do not book the slot a second time.
+    const row = rowOf(page, 'Ana Torres');
+    await row.waitFor();
+    assert.equal(await textOf(row.getByTestId('agenda-item-sync')), 'Confirmando con GHL…');
+    assert.equal(await page.getByTestId('charge-panel').count(), 0);
+
+    // Sending the same form again is the same request: the engine returns the stored booking.
+    await page.getByTestId('booking-submit').click();
+    const note = page.getByTestId('charge-sync-pending');
+    await note.waitFor();
+    assert.equal(await textOf(page.getByTestId('charge-patient')), 'Ana Torres');
+    const keys = (await createCalls(page)).map((c) => /** @type {any} */ (c.args).request.idempotencyKey);
+    assert.equal(keys.length, 2);
+    assert.equal(keys[1], keys[0], 'the retry reuses the key');
+    assert.equal(await rowOf(page, 'Ana Torres').count(), 1, 'one booking, not two');
+    await assertNoChargeActions(page);
+
+    // GHL holds no such appointment: the booking fails and its charge is cancelled.
+    await page.evaluate((id) => window.__mostradorFake?.reconcile(id, 'failed'), await bookingIdOf(page, 'Ana Torres'));
+    const failed = page.getByTestId('charge-sync-failed');
+    await failed.waitFor();
+    assert.equal(await textOf(failed), 'Esta cita no quedó agendada en GHL; el cobro fue cancelado. Reserva de nuevo.');
+    await note.waitFor({ state: 'detached' });
+    assert.equal(await textOf(page.getByTestId('charge-status')), 'Cancelado');
+    assert.equal(await textOf(page.getByTestId('booking-sync')), 'No agendada en GHL');
+    await eventually(async () => (await textOf(row.getByTestId('agenda-item-sync'))) === 'No agendada en GHL', 'the row says so');
+    await eventually(() => rowInactive(page, 'Ana Torres'), 'the row goes quiet');
+    await assertNoChargeActions(page);
+    assert.deepEqual(await callsOf(page, 'charge_qr'), []);
+    assert.deepEqual(await callsOf(page, 'cancel_booking'), []);
+  });
+
   it('asks the refund question in English too', async () => {
     const page = await open();
     await page.getByTestId('lang-en').click();
@@ -495,9 +635,9 @@ describe('Mostrador desk UI', () => {
     assert.equal(await textOf(page.getByTestId('booking-submit')), 'Book and charge');
     await page.getByTestId('demo-banner').waitFor();
     assert.match(await textOf(page.getByTestId('demo-banner')), /DEMO MODE/);
-    await eventually(async () => (await page.getByTestId('agenda-item').count()) === 3, 'the day’s agenda');
+    await eventually(async () => (await page.getByTestId('agenda-item').count()) === 5, 'the day’s agenda');
     const chips = await page.getByTestId('agenda-item-status').allTextContents();
-    assert.deepEqual(chips.map((c) => c.trim()), ['Awaiting payment', 'Paid', 'Link pending']);
+    assert.deepEqual(chips.map((c) => c.trim()), ['Awaiting payment', 'Paid', 'Link pending', 'Link pending', 'Cancelled']);
     assert.equal(await page.evaluate(() => document.documentElement.lang), 'en');
     await page.getByTestId('agenda-item').first().click();
     await page.locator('[data-testid="charge-qr"] svg').waitFor();
@@ -520,7 +660,7 @@ describe('Mostrador desk UI', () => {
     await page.getByTestId('agenda-empty').waitFor();
     assert.notEqual(await textOf(label), today);
     await page.getByTestId('agenda-today').click();
-    await eventually(async () => (await page.getByTestId('agenda-item').count()) === 3, 'back to today');
+    await eventually(async () => (await page.getByTestId('agenda-item').count()) === 5, 'back to today');
     assert.equal(await textOf(label), today);
   });
 
