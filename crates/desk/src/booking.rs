@@ -44,6 +44,8 @@ pub struct Desk {
     pub(crate) events: Arc<dyn EventSink>,
     pub(crate) clinic: ClinicConfig,
     pub(crate) inbox_wake: Notify,
+    /// Wakes the outbox worker when side effects are queued.
+    pub(crate) outbox_wake: Notify,
     /// Inbox deliveries this worker leased but could not release when storage failed.
     pub(crate) held_leases: std::sync::Mutex<Vec<String>>,
     calendars: RwLock<Vec<CalendarInfo>>,
@@ -67,6 +69,7 @@ impl Desk {
             events,
             clinic,
             inbox_wake: Notify::new(),
+            outbox_wake: Notify::new(),
             held_leases: std::sync::Mutex::new(Vec::new()),
             calendars: RwLock::new(Vec::new()),
         }

@@ -235,6 +235,7 @@ impl Desk {
                         None,
                     ))
                     .await?;
+                self.outbox_wake.notify_one();
             }
             _ => {
                 self.audit(

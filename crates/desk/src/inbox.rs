@@ -276,6 +276,9 @@ impl Desk {
                 .await
             {
                 Ok(_) => {
+                    if !effects.is_empty() {
+                        self.outbox_wake.notify_one();
+                    }
                     if next.status != charge.status {
                         tracing::info!(
                             charge = %charge.id,

@@ -67,11 +67,16 @@ impl Desk {
         let at = now();
         let items = self.store.claim_outbox(at, at + LEASE, BATCH).await?;
         let mut finished = 0;
+        // Charges whose owed work changed in this pass: their screens re-read it once.
+        let mut touched = std::collections::BTreeSet::new();
         for item in items {
             match self.perform(&item).await {
                 Ok(()) => {
                     self.store.finish_outbox(&item.id, now()).await?;
                     finished += 1;
+                    if let Some(charge) = self.charge_of_item(&item).await {
+                        touched.insert(charge.id);
+                    }
                 }
                 Err(e) => {
                     tracing::warn!(
@@ -88,14 +93,15 @@ impl Desk {
                             now() + backoff(item.attempts),
                         )
                         .await?;
-                    // Screens showing this charge refresh what is owed (tries, last error).
                     if let Some(charge) = self.charge_of_item(&item).await {
-                        self.events.emit(DeskEvent::EffectsChanged {
-                            charge_id: charge.id,
-                        });
+                        touched.insert(charge.id);
                     }
                 }
             }
+        }
+        // Screens showing these charges refresh what is owed (done, tries, last error).
+        for charge_id in touched {
+            self.events.emit(DeskEvent::EffectsChanged { charge_id });
         }
         Ok(finished)
     }
@@ -117,7 +123,9 @@ impl Desk {
             if let Err(e) = self.drain_outbox().await {
                 tracing::warn!(code = ?e.code(), "outbox pass failed");
             }
-            tokio::time::sleep(every).await;
+            // Woken as soon as work is queued (a payment's side effects), else every `every`
+            // for retries falling due.
+            let _ = tokio::time::timeout(every, self.outbox_wake.notified()).await;
         }
     }
 
