@@ -91,6 +91,9 @@ export type PendingEffect = {
 /** Payload of the `charge-updated` event. */
 export type ChargeUpdated = { chargeId: string; bookingId: string; status: string };
 
+/** Payload of the `effects-updated` event: a side effect's try failed, the charge's status did not change. */
+export type EffectsUpdated = { chargeId: string };
+
 /** The stable error codes of DESIGN.md §5. */
 export const ERROR_CODES = [
   'VALIDATION',
@@ -114,6 +117,9 @@ export type ApiError = { code: string; message: string; details?: { field?: stri
 /** Name of the event the shell emits when a charge changes status. */
 export const CHARGE_UPDATED_EVENT = 'charge-updated';
 
+/** Name of the event the shell emits when what is owed for a charge changed without a status change. */
+export const EFFECTS_UPDATED_EVENT = 'effects-updated';
+
 export const api = {
   appStatus: () => invoke<AppStatus>('app_status'),
   listCalendars: () => invoke<Calendar[]>('list_calendars'),
@@ -126,8 +132,16 @@ export const api = {
   /** `refund`: null for an unpaid booking; "none", "full" or an amount ("25.00") for a paid one. */
   cancelBooking: (bookingId: string, refund: string | null) =>
     invoke<BookingView>('cancel_booking', { bookingId, refund }),
+  /**
+   * Refunds a charge that still holds the patient's money without cancelling anything.
+   * `refund`: "full" or an amount ("25.00"); "none" is refused.
+   */
+  refundCharge: (chargeId: string, refund: string) =>
+    invoke<BookingView>('refund_charge', { chargeId, refund }),
   checkPayment: (chargeId: string) => invoke<null>('check_payment', { chargeId }),
   pendingEffects: (chargeId: string) => invoke<PendingEffect[]>('pending_effects', { chargeId }),
   onChargeUpdated: (handler: (update: ChargeUpdated) => void): Promise<UnlistenFn> =>
     listen<ChargeUpdated>(CHARGE_UPDATED_EVENT, (event) => handler(event.payload)),
+  onEffectsUpdated: (handler: (update: EffectsUpdated) => void): Promise<UnlistenFn> =>
+    listen<EffectsUpdated>(EFFECTS_UPDATED_EVENT, (event) => handler(event.payload)),
 };

@@ -1,6 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import type { BookingView, ChargeView } from './api';
-import { canCancel, holdsMoney, placeCancelError, refundArgument } from './cancel';
+import {
+  canCancel,
+  holdsMoney,
+  placeCancelError,
+  refundArgument,
+  refundAwaited,
+  refundOffer,
+  REFUND_ONLY_CHOICES,
+} from './cancel';
 import { translate } from './i18n';
 
 const charge = (over: Partial<ChargeView> = {}): ChargeView => ({
@@ -38,6 +46,52 @@ describe('who needs what', () => {
       expect(holdsMoney(charge({ status })), status).toBe(false);
     }
     expect(holdsMoney(null)).toBe(false);
+  });
+});
+
+describe('"Devolver pago"', () => {
+  const b = (status: string, chargeStatus: string | null, sync: BookingView['sync'] = 'synced') => ({
+    status,
+    sync,
+    charge: chargeStatus === null ? null : charge({ status: chargeStatus }),
+  });
+
+  it('is offered when the booking is over but its charge still holds the money', () => {
+    for (const over of ['cancelled', 'deleted']) {
+      expect(refundOffer(b(over, 'paid')), over).toBe('kept');
+      expect(refundOffer(b(over, 'needs_review')), over).toBe('kept');
+      expect(refundOffer(b(over, 'partially_refunded')), over).toBe('keptPart');
+    }
+    // Money that arrived for a booking GHL never made is kept money too.
+    expect(refundOffer(b('new', 'needs_review', 'failed'))).toBe('kept');
+  });
+
+  it('is offered on a standing booking only for a charge under review (a second approval)', () => {
+    expect(refundOffer(b('confirmed', 'needs_review'))).toBe('review');
+    for (const status of ['paid', 'partially_refunded', 'open', 'draft']) {
+      expect(refundOffer(b('confirmed', status)), status).toBeNull();
+    }
+  });
+
+  it('is not offered once nothing is held', () => {
+    for (const status of ['refunded', 'cancelled', 'expired', 'charged_back', 'open', 'draft']) {
+      expect(refundOffer(b('cancelled', status)), status).toBeNull();
+    }
+    expect(refundOffer(b('cancelled', null))).toBeNull();
+  });
+
+  it('offers full and partial only: keeping the money is not a refund', () => {
+    expect([...REFUND_ONLY_CHOICES]).toEqual(['full', 'partial']);
+  });
+
+  it('knows a refund is still awaited while the charge shows its status from before', () => {
+    expect(refundAwaited('full', charge({ status: 'paid' }))).toBe(true);
+    expect(refundAwaited('30.00', charge({ status: 'needs_review' }))).toBe(true);
+    expect(refundAwaited('30.00', charge({ status: 'partially_refunded' }))).toBe(false);
+    expect(refundAwaited('full', charge({ status: 'refunded' }))).toBe(false);
+    expect(refundAwaited('none', charge({ status: 'paid' }))).toBe(false);
+    expect(refundAwaited(null, charge({ status: 'paid' }))).toBe(false);
+    expect(refundAwaited('full', null)).toBe(false);
   });
 });
 

@@ -10,9 +10,11 @@ const api = vi.hoisted(() => ({
   simulatePayment: vi.fn(),
   retryLink: vi.fn(),
   cancelBooking: vi.fn(),
+  refundCharge: vi.fn(),
   checkPayment: vi.fn(),
   pendingEffects: vi.fn(),
   onChargeUpdated: vi.fn(),
+  onEffectsUpdated: vi.fn(),
 }));
 vi.mock('./api', () => ({ api }));
 
@@ -409,6 +411,157 @@ describe('Desk', () => {
       desk.close();
       expect(desk.pending).toEqual([]);
       expect(desk.pendingError).toBeNull();
+    });
+  });
+
+  describe('"Devolver pago": a refund without cancelling', () => {
+    const cancelledPaid = (status = 'paid') => ({ ...booking('k', { status }), status: 'cancelled' });
+    beforeEach(() => api.chargeQr.mockImplementation(async (id: string) => qrFor(id, 'paid')));
+
+    it('refunds the charge on screen and shows what Rust returned in the agenda and the panel', async () => {
+      const desk = new Desk();
+      api.listBookings.mockResolvedValue([cancelledPaid(), booking('b', { status: 'paid' })]);
+      await desk.showDay('2025-05-14');
+      await desk.select(desk.bookings[0]);
+      api.refundCharge.mockResolvedValue(cancelledPaid('partially_refunded'));
+      api.pendingEffects.mockClear();
+
+      expect(await desk.refundSelected('30.00')).toBeNull();
+      expect(api.refundCharge).toHaveBeenCalledWith('chg-k', '30.00');
+      expect(api.cancelBooking).not.toHaveBeenCalled();
+      expect(desk.bookings[0].charge?.status).toBe('partially_refunded');
+      expect(desk.bookings[1].charge?.status).toBe('paid');
+      expect(desk.selected?.charge?.status).toBe('partially_refunded');
+      expect(desk.selected).toBe(desk.bookings[0]);
+      expect(desk.qr?.status).toBe('partially_refunded');
+      expect(desk.refundPending).toBeNull();
+      expect(desk.refunding).toBe(false);
+      await vi.waitFor(() => expect(api.pendingEffects).toHaveBeenCalledWith('chg-k'));
+    });
+
+    it('says so while MP has not confirmed the refund yet', async () => {
+      const desk = new Desk();
+      await desk.select(cancelledPaid());
+      api.refundCharge.mockResolvedValue(cancelledPaid('paid'));
+      api.pendingEffects.mockResolvedValue([owed('mp.refund', 1, 'Mercado Pago is unavailable: 503')]);
+
+      expect(await desk.refundSelected('full')).toBeNull();
+      expect(desk.refundPending).toBe('chg-k');
+      await vi.waitFor(() => expect(desk.pending.map((p) => p.kind)).toEqual(['mp.refund']));
+      desk.applyUpdate({ chargeId: 'chg-k', bookingId: 'k', status: 'refunded' });
+      expect(desk.refundPending).toBeNull();
+    });
+
+    it('hands a refused amount back for the dialog to place, and changes nothing', async () => {
+      const desk = new Desk();
+      await desk.select(cancelledPaid());
+      const refused = { code: 'VALIDATION', message: 'at most 50.00 can be refunded', details: { field: 'refund' } };
+      api.refundCharge.mockRejectedValue(refused);
+      api.chargeQr.mockClear();
+
+      expect(await desk.refundSelected('60.00')).toEqual(refused);
+      expect(desk.selected?.charge?.status).toBe('paid');
+      expect(desk.refundPending).toBeNull();
+      expect(desk.refunding).toBe(false);
+      expect(api.chargeQr).not.toHaveBeenCalled();
+    });
+
+    it('re-reads the charge on a conflict, so the panel shows where it stands', async () => {
+      const desk = new Desk();
+      api.listBookings.mockResolvedValue([cancelledPaid('partially_refunded')]);
+      await desk.showDay('2025-05-14');
+      await desk.select({ ...desk.bookings[0], charge: { ...desk.bookings[0].charge! } });
+      const conflict = {
+        code: 'CONFLICT',
+        message: 'a refund of payment 1001 was already requested; make further refunds in Mercado Pago',
+      };
+      api.refundCharge.mockRejectedValue(conflict);
+      api.chargeQr.mockImplementation(async (id: string) => qrFor(id, 'refunded'));
+
+      expect(await desk.refundSelected('full')).toEqual(conflict);
+      expect(desk.selected?.charge?.status).toBe('refunded');
+      expect(desk.bookings[0].charge?.status).toBe('refunded');
+      expect(desk.panelError).toBeNull();
+      expect(desk.refunding).toBe(false);
+    });
+
+    it('does nothing without a charge on screen', async () => {
+      const desk = new Desk();
+      expect(await desk.refundSelected('full')).toBeNull();
+      await desk.select(booking('none', null));
+      expect(await desk.refundSelected('full')).toBeNull();
+      expect(api.refundCharge).not.toHaveBeenCalled();
+    });
+  });
+
+  describe('effects-updated', () => {
+    beforeEach(() => api.chargeQr.mockImplementation(async (id: string) => qrFor(id, 'paid')));
+
+    it('re-reads what is owed for the charge on screen, and ignores other charges', async () => {
+      const desk = new Desk();
+      api.listBookings.mockResolvedValue([booking('a', { status: 'paid' }), booking('b', { status: 'paid' })]);
+      await desk.showDay('2025-05-14');
+      await desk.select(desk.bookings[0]);
+      expect(api.pendingEffects).toHaveBeenCalledTimes(1);
+
+      api.pendingEffects.mockResolvedValue([owed('ghl.tag', 1, 'GoHighLevel is unavailable: 500')]);
+      desk.applyEffectsUpdate({ chargeId: 'chg-b' });
+      expect(api.pendingEffects).toHaveBeenCalledTimes(1);
+      expect(desk.pending).toEqual([]);
+
+      desk.applyEffectsUpdate({ chargeId: 'chg-a' });
+      await vi.waitFor(() => expect(desk.pending).toEqual([owed('ghl.tag', 1, 'GoHighLevel is unavailable: 500')]));
+      expect(api.pendingEffects).toHaveBeenLastCalledWith('chg-a');
+      // Nothing about the charge changed: no agenda reload, no QR read.
+      expect(api.listBookings).toHaveBeenCalledTimes(1);
+      expect(api.chargeQr).toHaveBeenCalledTimes(1);
+      expect(desk.selected?.charge?.status).toBe('paid');
+    });
+
+    it('asks nothing when no charge is on screen', async () => {
+      const desk = new Desk();
+      desk.applyEffectsUpdate({ chargeId: 'chg-a' });
+      await desk.select(booking('a', {}));
+      desk.close();
+      desk.applyEffectsUpdate({ chargeId: 'chg-a' });
+      expect(api.pendingEffects).toHaveBeenCalledTimes(1);
+    });
+
+    it('is listened to from start, with charge-updated, and both stop together', async () => {
+      const desk = new Desk();
+      const stopCharge = vi.fn();
+      const stopEffects = vi.fn();
+      let effectsHandler: (update: { chargeId: string }) => void = () => {};
+      api.onChargeUpdated.mockResolvedValue(stopCharge);
+      api.onEffectsUpdated.mockImplementation(async (handler: typeof effectsHandler) => {
+        effectsHandler = handler;
+        return stopEffects;
+      });
+      api.appStatus.mockResolvedValue({ demo: true, clinicName: 'C', timezone: 'America/Lima', currency: 'PEN', listenerUrl: null });
+      api.listCalendars.mockResolvedValue([]);
+      api.listBookings.mockResolvedValue([booking('a', { status: 'paid' })]);
+
+      const stop = await desk.start();
+      await desk.select(desk.bookings[0]);
+      api.pendingEffects.mockResolvedValue([owed('ghl.note')]);
+      effectsHandler({ chargeId: 'chg-a' });
+      await vi.waitFor(() => expect(desk.pending).toEqual([owed('ghl.note')]));
+
+      stop();
+      expect(stopCharge).toHaveBeenCalledTimes(1);
+      expect(stopEffects).toHaveBeenCalledTimes(1);
+    });
+
+    it('starts anyway when the event cannot be listened to', async () => {
+      const desk = new Desk();
+      api.onChargeUpdated.mockResolvedValue(() => {});
+      api.onEffectsUpdated.mockRejectedValue(new Error('event plugin missing'));
+      api.appStatus.mockResolvedValue({ demo: false, clinicName: 'C', timezone: 'America/Lima', currency: 'PEN', listenerUrl: null });
+      api.listCalendars.mockResolvedValue([]);
+      api.listBookings.mockResolvedValue([]);
+      const stop = await desk.start();
+      expect(desk.status?.clinicName).toBe('C');
+      expect(() => stop()).not.toThrow();
     });
   });
 });

@@ -1,8 +1,9 @@
 // The desk's shared state: clinic status, calendars, the agenda of the chosen day and
 // the charge on screen with what is still owed to the providers for it, kept current by
 // the `charge-updated` event (a booking still pending with GHL is re-read then: the event is
-// how the reconciler's verdict arrives). Components read it and call its methods; only this
-// module and the booking form talk to `api`.
+// how the reconciler's verdict arrives) and `effects-updated` (a provider try failed, nothing
+// else changed). Components read it and call its methods; only this module and the booking
+// form talk to `api`.
 
 import {
   api,
@@ -12,8 +13,10 @@ import {
   type Calendar,
   type ChargeQr,
   type ChargeUpdated,
+  type EffectsUpdated,
   type PendingEffect,
 } from './api';
+import { refundAwaited } from './cancel';
 import { toApiError } from './errors';
 import { todayIn } from './time';
 
@@ -44,6 +47,7 @@ export class Desk {
   simulating = $state(false);
   retrying = $state(false);
   cancelling = $state(false);
+  refunding = $state(false);
   checking = $state(false);
   /** The charge "Verificar pago" last asked MP about, to say when MP had nothing new. */
   checkedCharge = $state<string | null>(null);
@@ -63,11 +67,14 @@ export class Desk {
     return todayIn(this.status?.timezone);
   }
 
-  /** Loads status and calendars, shows today's agenda and starts listening for charge updates. */
+  /** Loads status and calendars, shows today's agenda and starts listening for charge and effects updates. */
   async start(): Promise<() => void> {
-    const unlisten = await api
-      .onChargeUpdated((update) => this.applyUpdate(update))
-      .catch(() => () => {});
+    const none = () => () => {};
+    const listening = await Promise.all([
+      api.onChargeUpdated((update) => this.applyUpdate(update)).catch(none),
+      api.onEffectsUpdated((update) => this.applyEffectsUpdate(update)).catch(none),
+    ]);
+    const unlisten = () => listening.forEach((stop) => stop());
     try {
       this.status = await api.appStatus();
     } catch (error) {
@@ -184,9 +191,7 @@ export class Desk {
     try {
       const view = await api.cancelBooking(booking.id, refund);
       // MP had not answered yet: the outbox retries, and `charge-updated` brings the result.
-      const charge = view.charge;
-      const asked = refund !== null && refund !== 'none';
-      this.refundPending = asked && charge && ['paid', 'needs_review'].includes(charge.status) ? charge.id : null;
+      this.refundPending = refundAwaited(refund, view.charge) ? (view.charge?.id ?? null) : null;
       this.replaceBooking(view);
       return null;
     } catch (raw) {
@@ -201,6 +206,32 @@ export class Desk {
     }
   }
 
+  /**
+   * "Devolver pago": refunds the charge on screen without cancelling anything. `refund` is
+   * "full" or an amount ("25.00"). Resolves to null once asked (the agenda and the panel then
+   * show the booking as Rust returned it), or to the error for the dialog to place.
+   */
+  async refundSelected(refund: string): Promise<ApiError | null> {
+    const chargeId = this.selected?.charge?.id;
+    if (!chargeId || this.refunding) return null;
+    this.refunding = true;
+    try {
+      const view = await api.refundCharge(chargeId, refund);
+      this.refundPending = refundAwaited(refund, view.charge) ? chargeId : null;
+      this.replaceBooking(view);
+      return null;
+    } catch (raw) {
+      const error = toApiError(raw);
+      // The charge moved on meanwhile (refunded elsewhere, nothing left): show what it is now.
+      if (error.code === 'CONFLICT') await this.rereadCharge(chargeId);
+      return error;
+    } finally {
+      this.refunding = false;
+      // A refund MP did not answer yet stays owed; the dialog need not wait for the list.
+      void this.loadPending();
+    }
+  }
+
   /** "Verificar pago": asks MP about the charge on screen now, then shows what it said. */
   async checkPayment(): Promise<void> {
     const chargeId = this.selected?.charge?.id;
@@ -211,8 +242,7 @@ export class Desk {
     try {
       await api.checkPayment(chargeId);
       // The event may come before or after this answer; the QR read is the fresh status either way.
-      await this.loadQr();
-      if (this.qr?.chargeId === chargeId) this.setChargeStatus(chargeId, this.qr.status);
+      await this.rereadCharge(chargeId);
       if (this.selected?.charge?.id === chargeId) this.checkedCharge = chargeId;
     } catch (error) {
       this.panelError = toApiError(error);
@@ -236,6 +266,17 @@ export class Desk {
     if (shown && shown.id === update.chargeId) void this.loadPending();
     // Another desk (or a webhook) touched a booking we do not have: refresh the day.
     if (!seen || settling) void this.reloadAgenda();
+  }
+
+  /** Applies an `effects-updated` event: the charge on screen re-reads what is owed; others are not shown. */
+  applyEffectsUpdate(update: EffectsUpdated): void {
+    if (this.selected?.charge?.id === update.chargeId) void this.loadPending();
+  }
+
+  /** Reads the charge on screen again (its QR answer carries the stored status) and shows it everywhere. */
+  private async rereadCharge(chargeId: string): Promise<void> {
+    await this.loadQr();
+    if (this.qr?.chargeId === chargeId) this.setChargeStatus(chargeId, this.qr.status);
   }
 
   /** Whether the booking of `chargeId`, in the agenda or the panel, is still pending with GHL. */

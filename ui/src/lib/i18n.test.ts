@@ -49,6 +49,9 @@ describe('i18n', () => {
     expect(translate('es', 'cancel.refundPartial')).toBe('Devolución parcial');
     expect(translate('es', 'booking.status.cancelled')).toBe('Cancelada');
     expect(translate('es', 'pending.title')).toBe('Pendiente con GHL / Mercado Pago');
+    expect(translate('es', 'panel.moneyKept')).toBe('La cita está cancelada y el pago sigue cobrado.');
+    expect(translate('es', 'panel.refund')).toBe('Devolver pago');
+    expect(translate('es', 'charge.status.partially_refunded')).toBe('Reembolso parcial');
     expect(translate('es', 'pending.kind.mp.create_link')).toBe('Crear el link de pago');
     expect(translate('es', 'pending.kind.ghl.note')).toBe('Anotar el pago en GHL');
     expect(translate('es', 'booking.sync.pending')).toBe('Confirmando con GHL…');

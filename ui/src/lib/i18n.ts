@@ -100,6 +100,11 @@ const es = {
   'panel.syncPending':
     'GHL no respondió; Mostrador lo verificará automáticamente en unos minutos. El link de pago se creará si la cita existe.',
   'panel.syncFailed': 'Esta cita no quedó agendada en GHL; el cobro fue cancelado. Reserva de nuevo.',
+  'panel.moneyKept': 'La cita está cancelada y el pago sigue cobrado.',
+  'panel.moneyPartlyKept': 'La cita está cancelada y parte del pago sigue cobrada.',
+  'panel.reviewRefund':
+    'Mercado Pago registra un pago que no cuadra con este cobro (por ejemplo, el paciente pagó dos veces). Devuelve lo que corresponda.',
+  'panel.refund': 'Devolver pago',
 
   'pending.title': 'Pendiente con GHL / Mercado Pago',
   'pending.kind.mp.create_link': 'Crear el link de pago',
@@ -131,6 +136,17 @@ const es = {
   'cancel.confirm': 'Sí, cancelar cita',
   'cancel.confirming': 'Cancelando…',
   'cancel.back': 'Volver',
+
+  'refund.title': '¿Devolver el pago?',
+  'refund.body': 'El paciente pagó {amount}. ¿Cuánto le devolvemos?',
+  'refund.partBody':
+    'Ya se devolvió una parte de {amount}. Mostrador pide una sola devolución por pago: si la anterior se pidió aquí, haz esta en Mercado Pago.',
+  'refund.reviewBody':
+    'Mercado Pago registra un pago que no cuadra con este cobro de {amount}. Si el paciente pagó dos veces, devuelve solo el pago de más con una devolución parcial.',
+  'refund.confirm': 'Devolver pago',
+  'refund.confirming': 'Devolviendo…',
+  'refund.conflict':
+    'Mostrador no puede pedir esta devolución: ya se pidió una para este pago o no queda nada por devolver. Haz cualquier otra devolución en Mercado Pago.',
 
   'error.VALIDATION': 'Hay datos que revisar.',
   'error.SLOT_TAKEN': 'Ese horario ya no está disponible. Elige otro.',
@@ -247,6 +263,11 @@ const en: Dictionary = {
   'panel.syncPending':
     'GHL did not answer; Mostrador will check again automatically in a few minutes. The payment link will be created if the appointment exists.',
   'panel.syncFailed': 'This appointment was not booked in GHL; its charge was cancelled. Book it again.',
+  'panel.moneyKept': 'The appointment is cancelled and the payment is still held.',
+  'panel.moneyPartlyKept': 'The appointment is cancelled and part of the payment is still held.',
+  'panel.reviewRefund':
+    'Mercado Pago shows a payment that does not match this charge (for example, the patient paid twice). Refund what is due.',
+  'panel.refund': 'Refund payment',
 
   'pending.title': 'Pending with GHL / Mercado Pago',
   'pending.kind.mp.create_link': 'Create the payment link',
@@ -278,6 +299,17 @@ const en: Dictionary = {
   'cancel.confirm': 'Yes, cancel it',
   'cancel.confirming': 'Cancelling…',
   'cancel.back': 'Go back',
+
+  'refund.title': 'Refund the payment?',
+  'refund.body': 'The patient paid {amount}. How much do we refund?',
+  'refund.partBody':
+    'Part of {amount} was already refunded. Mostrador asks for one refund per payment: if the earlier one was asked here, make this one in Mercado Pago.',
+  'refund.reviewBody':
+    'Mercado Pago shows a payment that does not match this charge of {amount}. If the patient paid twice, refund only the extra payment with a partial refund.',
+  'refund.confirm': 'Refund payment',
+  'refund.confirming': 'Refunding…',
+  'refund.conflict':
+    'Mostrador cannot ask for this refund: one was already asked for this payment, or nothing is left to refund. Make any further refund in Mercado Pago.',
 
   'error.VALIDATION': 'Some details need checking.',
   'error.SLOT_TAKEN': 'That time slot is no longer available. Pick another one.',

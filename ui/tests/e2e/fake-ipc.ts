@@ -14,6 +14,7 @@ import type {
   ChargeUpdated,
   ChargeView,
   CreateBookingRequest,
+  EffectsUpdated,
   PendingEffect,
 } from '../../src/lib/api';
 
@@ -25,6 +26,8 @@ export type FakeControl = {
   failNext(cmd: string, error: ApiError): void;
   /** Emits `charge-updated` as the shell would. */
   emitChargeUpdated(update: ChargeUpdated): Promise<void>;
+  /** Emits `effects-updated` as the shell does after a side effect's failed try (no status change). */
+  emitEffectsUpdated(update: EffectsUpdated): Promise<void>;
   /** The fake's bookings, for assertions. */
   bookings(): BookingView[];
   /** The patient pays but MP's webhook never comes: only `check_payment` finds the payment. */
@@ -52,6 +55,11 @@ export type FakeControl = {
    * opened) or `failed` (GHL holds none: its charge cancelled), then emits `charge-updated`.
    */
   reconcile(bookingId: string, outcome: 'adopted' | 'failed'): Promise<void>;
+  /**
+   * The patient pays a paid charge a second time (a second approval at MP): the charge turns
+   * `needs_review`, as `charge_status::derive` says, and `charge-updated` is emitted.
+   */
+  approveAgain(chargeId: string): Promise<void>;
 };
 
 declare global {
@@ -73,6 +81,9 @@ function todayInLima(): string {
 function utc(date: string, time: string): string {
   return new Date(`${date}T${time}:00${OFFSET}`).toISOString();
 }
+
+/** An approved MP payment; `refunded` as MP's `transaction_amount_refunded`, in cents. */
+type FakePayment = { id: number; cents: number; refunded: number };
 
 function fail(code: string, message: string, field?: string): never {
   throw field ? { code, message, details: { field } } : { code, message };
@@ -120,8 +131,11 @@ export function installFake(options: { demo?: boolean; latencyMs?: number } = {}
   const byKey = new Map<string, BookingView>();
   const failures = new Map<string, ApiError>();
   const calls: FakeControl['calls'] = [];
-  /** Amount refunded per charge, in cents. */
-  const refunded = new Map<string, number>();
+  /** MP's approved payments per charge (amounts in cents), made when a charge is first seen holding money. */
+  const payments = new Map<string, FakePayment[]>();
+  /** The refund asked through Mostrador per MP payment id (its outbox key): null for all that was left. */
+  const refundAsked = new Map<number, number | null>();
+  let paymentSerial = 1000;
   /** Charges paid at "MP" whose webhook never arrived. */
   const unannounced = new Set<string>();
   /** What the outbox still owes the providers, per charge. */
@@ -247,7 +261,79 @@ export function installFake(options: { demo?: boolean; latencyMs?: number } = {}
     return emit('charge-updated', update);
   }
 
+  function emitEffectsUpdated(update: EffectsUpdated): Promise<void> {
+    return emit('effects-updated', update);
+  }
+
   const cents = (amount: string) => Math.round(Number(amount) * 100);
+  const text = (amountCents: number) => (amountCents / 100).toFixed(2);
+
+  /**
+   * MP's payments of a charge. However a charge came to hold money (seeded, simulated, set
+   * silently), its first look here finds the one payment that paid it.
+   */
+  function paymentsOf(ch: ChargeView): FakePayment[] {
+    const known = payments.get(ch.id);
+    if (known) return known;
+    if (!HOLDS_MONEY.includes(ch.status)) return [];
+    const list = [{ id: ++paymentSerial, cents: cents(ch.amount), refunded: 0 }];
+    payments.set(ch.id, list);
+    return list;
+  }
+
+  /** charge_status::derive for the fake's payments (all matching the charge): two approvals need review. */
+  function derived(ch: ChargeView): string {
+    const list = paymentsOf(ch);
+    const approved = list.filter((p) => p.refunded < p.cents);
+    if (approved.length > 1) return 'needs_review';
+    if (approved.length === 1) return approved[0].refunded > 0 ? 'partially_refunded' : 'paid';
+    return list.length > 0 ? 'refunded' : ch.status;
+  }
+
+  /**
+   * Desk::plan_refunds then check_not_asked_otherwise: which payments to refund and how much
+   * (null: all that is left of it), refused before anything changes.
+   */
+  function planRefunds(ch: ChargeView, decision: 'full' | number): { payment: FakePayment; amount: number | null }[] {
+    const refundable = paymentsOf(ch).filter((p) => p.refunded < p.cents);
+    let planned: { payment: FakePayment; amount: number | null }[];
+    if (decision === 'full') {
+      if (refundable.length === 0) fail('CONFLICT', 'nothing left to refund on this charge');
+      planned = refundable.map((payment) => ({ payment, amount: null }));
+    } else {
+      // The payment that matches the charge is the one a partial refund comes from.
+      const from = refundable.find((p) => p.cents === cents(ch.amount)) ?? refundable[0];
+      if (!from) return fail('CONFLICT', 'nothing left to refund on this charge');
+      const left = from.cents - from.refunded;
+      if (decision > left) fail('VALIDATION', `at most ${text(left)} can be refunded`, 'refund');
+      // A partial refund of everything left is a full one.
+      planned = [{ payment: from, amount: decision < left ? decision : null }];
+    }
+    for (const { payment, amount } of planned) {
+      if (refundAsked.has(payment.id) && refundAsked.get(payment.id) !== amount) {
+        fail('CONFLICT', `a refund of payment ${payment.id} was already requested; make further refunds in Mercado Pago`);
+      }
+    }
+    return planned;
+  }
+
+  /** Desk::queue_refunds with MP answering at once: each payment is refunded once, ever; a repeat changes nothing. */
+  function performRefunds(ch: ChargeView, planned: { payment: FakePayment; amount: number | null }[]): void {
+    for (const { payment, amount } of planned) {
+      if (refundAsked.has(payment.id)) continue;
+      refundAsked.set(payment.id, amount);
+      payment.refunded = amount === null ? payment.cents : payment.refunded + amount;
+    }
+    setStatus(ch, derived(ch));
+  }
+
+  /** Stores a charge's new status and tells the UI, as the Desk does when a status changes. */
+  function setStatus(ch: ChargeView, next: string): void {
+    if (next === ch.status) return;
+    ch.status = next;
+    const booking = bookings.find((b) => b.charge === ch);
+    if (booking) void emitChargeUpdated({ chargeId: ch.id, bookingId: booking.id, status: next });
+  }
 
   /** desk::RefundDecision::parse, then the charge's scale: null, "none", "full" or cents. */
   function refundDecision(refund: unknown): null | 'none' | 'full' | number {
@@ -270,30 +356,38 @@ export function installFake(options: { demo?: boolean; latencyMs?: number } = {}
     if (!booking) return fail('NOT_FOUND', 'booking not found');
     if (booking.sync === 'pending') fail('CONFLICT', 'the booking is still being created; try again in a moment');
     const ch = booking.charge;
-    let next = ch?.status;
+    let planned: ReturnType<typeof planRefunds> = [];
     if (ch && HOLDS_MONEY.includes(ch.status)) {
       if (decision === null) fail('VALIDATION', 'the booking is paid: choose no refund, a partial or a full refund', 'refund');
-      const left = cents(ch.amount) - (refunded.get(ch.id) ?? 0);
-      if (decision !== 'none' && left <= 0) fail('CONFLICT', 'nothing left to refund on this charge');
-      if (typeof decision === 'number' && decision > left) {
-        fail('VALIDATION', `at most ${(left / 100).toFixed(2)} can be refunded`, 'refund');
-      }
-      if (decision === 'full' || decision === left) {
-        refunded.set(ch.id, cents(ch.amount));
-        next = 'refunded';
-      } else if (typeof decision === 'number') {
-        refunded.set(ch.id, cents(ch.amount) - left + decision);
-        next = 'partially_refunded';
-      }
-    } else if (ch && (ch.status === 'draft' || ch.status === 'open')) {
-      next = 'cancelled';
+      if (decision !== 'none') planned = planRefunds(ch, decision);
     }
     if (booking.status !== 'cancelled' && booking.status !== 'deleted') booking.status = 'cancelled';
-    if (ch && next && next !== ch.status) {
-      ch.status = next;
-      void emitChargeUpdated({ chargeId: ch.id, bookingId: booking.id, status: next });
-    }
+    if (ch && planned.length > 0) performRefunds(ch, planned);
+    else if (ch && (ch.status === 'draft' || ch.status === 'open')) setStatus(ch, 'cancelled');
     return booking;
+  }
+
+  /** Desk::refund_charge: money returned without cancelling anything; "none" is no refund to ask for. */
+  function refundCharge(chargeId: unknown, refund: unknown): BookingView {
+    // The command's argument is a string: anything else never reaches the Desk.
+    if (typeof refund !== 'string') throw `invalid args \`refund\` for command \`refund_charge\`: expected a string`;
+    const decision = refundDecision(refund);
+    const { booking, charge: ch } = findCharge(chargeId);
+    if (!HOLDS_MONEY.includes(ch.status)) fail('CONFLICT', 'this charge holds no payment to refund');
+    const planned = decision === 'none' || decision === null ? [] : planRefunds(ch, decision);
+    if (planned.length === 0) fail('VALIDATION', 'choose full or an amount', 'refund');
+    performRefunds(ch, planned);
+    return booking;
+  }
+
+  /** A second approval of the same amount: MP holds two payments, the charge needs review. */
+  function approveAgain(chargeId: string): Promise<void> {
+    const { booking, charge: ch } = findCharge(chargeId);
+    const list = paymentsOf(ch);
+    if (list.length === 0) throw new Error(`approveAgain: charge ${ch.id} was never paid`);
+    list.push({ id: ++paymentSerial, cents: cents(ch.amount), refunded: 0 });
+    ch.status = derived(ch);
+    return emitChargeUpdated({ chargeId: ch.id, bookingId: booking.id, status: ch.status });
   }
 
   /** Desk::refresh_charge: a payment MP holds but never announced is found now. */
@@ -338,6 +432,8 @@ export function installFake(options: { demo?: boolean; latencyMs?: number } = {}
       }
       case 'cancel_booking':
         return copy(cancelBooking(args.bookingId, args.refund));
+      case 'refund_charge':
+        return copy(refundCharge(args.chargeId, args.refund));
       case 'check_payment':
         return checkPayment(args.chargeId);
       case 'pending_effects': {
@@ -379,6 +475,7 @@ export function installFake(options: { demo?: boolean; latencyMs?: number } = {}
     calls,
     failNext: (cmd, error) => void failures.set(cmd, error),
     emitChargeUpdated,
+    emitEffectsUpdated,
     bookings: () => copy(bookings),
     payWithoutWebhook: (chargeId) => void unannounced.add(chargeId),
     setStatusSilently: (chargeId, next) => void (findCharge(chargeId).charge.status = next),
@@ -387,6 +484,7 @@ export function installFake(options: { demo?: boolean; latencyMs?: number } = {}
     owedFor: (chargeId) => copy(owed.get(chargeId) ?? []),
     leaveNextCreatePending: () => void (nextCreatePending = true),
     reconcile,
+    approveAgain,
   };
   window.__mostradorFake = control;
   return control;

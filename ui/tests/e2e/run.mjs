@@ -93,6 +93,22 @@ async function bookingIdOf(page, patient) {
   return id;
 }
 
+/** The choices' labels of an open dialog, spaces made plain. @param {import('playwright-core').Locator} dialog */
+async function choiceLabels(dialog) {
+  const labels = await dialog.locator('label.choice').allTextContents();
+  return labels.map((l) => l.replace(/\s+/g, ' ').replace(/\u00a0/g, ' ').trim());
+}
+
+/** Cancels the open booking keeping the money ("Sin devolución"). @param {import('playwright-core').Page} page */
+async function cancelKeepingMoney(page) {
+  await page.getByTestId('cancel-booking').click();
+  const dialog = page.getByTestId('cancel-dialog');
+  await dialog.getByLabel('Sin devolución').check();
+  await dialog.getByTestId('cancel-confirm').click();
+  await dialog.waitFor({ state: 'detached' });
+  await eventually(async () => (await textOf(page.getByTestId('booking-status'))) === 'Cancelada', 'cancelled');
+}
+
 /**
  * Nothing on the panel invites an action: no link, no QR, no retry, check, cancel or simulate.
  * @param {import('playwright-core').Page} page
@@ -402,6 +418,183 @@ describe('Mostrador desk UI', () => {
     await dialog.waitFor({ state: 'detached' });
     await eventually(async () => (await textOf(page.getByTestId('charge-status'))) === 'Reembolsado', 'refunded');
     assert.deepEqual(await rowChips(page, 'Jorge Huamán'), { charge: 'Reembolsado', booking: 'Cancelada' });
+  });
+
+  it('money kept at cancel: a notice, "Devolver pago" partial → Reembolso parcial, and one refund per payment', async () => {
+    const page = await open();
+    await openCharge(page, 'Jorge Huamán');
+    assert.equal(await page.getByTestId('charge-refund-offer').count(), 0, 'a paid, standing booking offers no refund');
+    await cancelKeepingMoney(page);
+    assert.equal(await textOf(page.getByTestId('charge-status')), 'Pagado', 'the money is kept');
+
+    const offer = page.getByTestId('charge-refund-offer');
+    await offer.waitFor();
+    assert.equal(await offer.getAttribute('data-offer'), 'kept');
+    assert.equal(await textOf(offer.getByTestId('charge-refund-offer-text')), 'La cita está cancelada y el pago sigue cobrado.');
+    const refundButton = page.getByTestId('refund-charge');
+    assert.equal(await textOf(refundButton), 'Devolver pago');
+    assert.equal(await page.getByTestId('cancel-booking').count(), 0, 'nothing left to cancel');
+    await shot(page, '17-money-kept-notice');
+
+    // The refund question alone: no "Sin devolución", no cancel wording.
+    await refundButton.click();
+    const dialog = page.getByTestId('refund-dialog');
+    await dialog.waitFor();
+    assert.equal(await page.getByRole('dialog', { name: '¿Devolver el pago?' }).count(), 1, 'a named dialog');
+    assert.equal(await textOf(dialog.getByTestId('cancel-body')), 'El paciente pagó S/ 80.00. ¿Cuánto le devolvemos?');
+    assert.deepEqual(await choiceLabels(dialog), ['Devolución total (S/ 80.00)', 'Devolución parcial']);
+    assert.equal(await dialog.getByTestId('cancel-refund-none').count(), 0);
+    assert.equal(await textOf(dialog.getByTestId('cancel-confirm')), 'Devolver pago');
+    assert.doesNotMatch(await textOf(dialog), /cancel/i);
+    assert.equal(await focused(page), 'cancel-refund-full', 'focus on the first choice, none chosen yet');
+    assert.equal(await dialog.locator('input[type="radio"]:checked').count(), 0);
+
+    // The cancel dialog's amount rules, before anything is sent.
+    await dialog.getByTestId('cancel-confirm').click();
+    const error = dialog.getByTestId('cancel-refund-error');
+    await error.waitFor();
+    assert.equal(await textOf(error), 'Elige qué hacer con el dinero.');
+    await dialog.getByLabel('Devolución parcial').check();
+    const amount = dialog.getByTestId('cancel-refund-amount');
+    await amount.waitFor();
+    assert.equal(await focused(page), 'cancel-refund-amount');
+    await amount.fill('90');
+    await page.keyboard.press('Enter');
+    await eventually(async () => (await textOf(error)) === 'No puede ser más de S/ 80.00.', 'more than paid');
+    assert.equal(await amount.getAttribute('aria-invalid'), 'true');
+    assert.deepEqual(await callsOf(page, 'refund_charge'), [], 'no call for a bad amount');
+
+    // Rust's refusal on field "refund" lands next to the input.
+    await page.evaluate(() => window.__mostradorFake?.failNext('refund_charge',
+      { code: 'VALIDATION', message: 'at most 50.00 can be refunded', details: { field: 'refund' } }));
+    await amount.fill('60');
+    await dialog.getByTestId('cancel-confirm').click();
+    await eventually(async () => /Revisa este dato.*at most 50\.00 can be refunded/.test(await textOf(error)), 'server field error');
+    assert.equal(await dialog.getByTestId('cancel-error').count(), 0, 'no banner for a field error');
+    await shot(page, '18-refund-dialog-field-error');
+
+    await amount.fill('30');
+    await dialog.getByTestId('cancel-confirm').click();
+    await dialog.waitFor({ state: 'detached' });
+    await eventually(async () => (await textOf(page.getByTestId('charge-status'))) === 'Reembolso parcial', 'panel says Reembolso parcial');
+    assert.deepEqual(await rowChips(page, 'Jorge Huamán'), { charge: 'Reembolso parcial', booking: 'Cancelada' });
+    assert.equal(await focused(page), 'charge-close', 'focus stays in the panel');
+    const chargeId = await page.getByTestId('charge-panel').getAttribute('data-charge-id');
+    assert.deepEqual(await callsOf(page, 'refund_charge'), [{ chargeId, refund: '60.00' }, { chargeId, refund: '30.00' }]);
+    assert.deepEqual((await callsOf(page, 'cancel_booking')).map((a) => /** @type {any} */ (a).refund), ['none'], 'nothing cancelled again');
+    await eventually(async () => (await textOf(offer.getByTestId('charge-refund-offer-text'))) ===
+      'La cita está cancelada y parte del pago sigue cobrada.', 'part of it is still held');
+    await shot(page, '19-refunded-partial');
+
+    // MP's payment had its one refund through Mostrador: another amount is refused, in the dialog.
+    await refundButton.click();
+    await dialog.waitFor();
+    assert.match(await textOf(dialog.getByTestId('cancel-body')), /^Ya se devolvió una parte de S\/ 80\.00\./);
+    assert.deepEqual(await choiceLabels(dialog), ['Devolver todo lo que queda', 'Devolución parcial']);
+    await dialog.getByLabel('Devolver todo lo que queda').check();
+    await dialog.getByTestId('cancel-confirm').click();
+    const banner = dialog.getByTestId('cancel-error');
+    await banner.waitFor();
+    assert.equal(await banner.getAttribute('data-code'), 'CONFLICT');
+    assert.match(await textOf(banner),
+      /^Mostrador no puede pedir esta devolución: .* Haz cualquier otra devolución en Mercado Pago\. Detalle: .*make further refunds in Mercado Pago$/);
+    assert.equal(await error.count(), 0, 'not an amount problem');
+    assert.equal(await textOf(page.getByTestId('charge-status')), 'Reembolso parcial', 'nothing changed');
+    await shot(page, '20-refund-conflict');
+    await dialog.getByTestId('cancel-back').click();
+    await dialog.waitFor({ state: 'detached' });
+    assert.equal(await focused(page), 'refund-charge');
+
+    await page.getByTestId('lang-en').click();
+    assert.equal(await textOf(offer.getByTestId('charge-refund-offer-text')), 'The appointment is cancelled and part of the payment is still held.');
+    assert.equal(await textOf(refundButton), 'Refund payment');
+    await refundButton.click();
+    assert.equal(await page.getByRole('dialog', { name: 'Refund the payment?' }).count(), 1);
+    assert.deepEqual(await choiceLabels(dialog), ['Refund everything left', 'Partial refund']);
+    await page.keyboard.press('Escape');
+    await dialog.waitFor({ state: 'detached' });
+  });
+
+  it('a second approval on a standing booking: "Revisar" offers "Devolver pago" for the extra payment', async () => {
+    const page = await open();
+    await openCharge(page, 'Jorge Huamán');
+    const chargeId = await page.getByTestId('charge-panel').getAttribute('data-charge-id');
+    await page.evaluate((id) => window.__mostradorFake?.approveAgain(id ?? ''), chargeId);
+    await eventually(async () => (await textOf(page.getByTestId('charge-status'))) === 'Revisar', 'the charge needs review');
+
+    const offer = page.getByTestId('charge-refund-offer');
+    await offer.waitFor();
+    assert.equal(await offer.getAttribute('data-offer'), 'review');
+    assert.match(await textOf(offer), /el paciente pagó dos veces/);
+    assert.equal(await page.getByTestId('cancel-booking').count(), 1, 'the booking still stands');
+    await shot(page, '21-review-refund-offer');
+
+    await page.getByTestId('refund-charge').click();
+    const dialog = page.getByTestId('refund-dialog');
+    await dialog.waitFor();
+    assert.match(await textOf(dialog.getByTestId('cancel-body')), /devuelve solo el pago de más con una devolución parcial/);
+    assert.deepEqual(await choiceLabels(dialog), ['Devolver todo lo que queda', 'Devolución parcial']);
+    await dialog.getByLabel('Devolución parcial').check();
+    await dialog.getByTestId('cancel-refund-amount').fill('80');
+    await dialog.getByTestId('cancel-confirm').click();
+    await dialog.waitFor({ state: 'detached' });
+
+    // One of the two payments is back: the other pays the charge, the booking is untouched.
+    await eventually(async () => (await textOf(page.getByTestId('charge-status'))) === 'Pagado', 'paid again');
+    await offer.waitFor({ state: 'detached' });
+    assert.equal(await page.getByTestId('booking-status').count(), 0, 'not cancelled');
+    assert.deepEqual(await rowChips(page, 'Jorge Huamán'), { charge: 'Pagado', booking: null });
+    assert.deepEqual(await callsOf(page, 'refund_charge'), [{ chargeId, refund: '80.00' }]);
+    assert.deepEqual(await callsOf(page, 'cancel_booking'), []);
+  });
+
+  it('effects-updated re-reads what is owed for the charge on screen only; a refund on its way is not offered again', async () => {
+    const page = await open();
+    await openCharge(page, 'Jorge Huamán');
+    await eventually(async () => (await callsOf(page, 'pending_effects')).length === 1, 'read on open');
+    const pending = page.getByTestId('charge-pending');
+    assert.equal(await pending.count(), 0, 'nothing owed');
+    const ids = await page.evaluate(() => {
+      const all = window.__mostradorFake?.bookings() ?? [];
+      return {
+        jorge: all.find((b) => b.patientName === 'Jorge Huamán')?.charge?.id ?? '',
+        maria: all.find((b) => b.patientName === 'María Quispe')?.charge?.id ?? '',
+      };
+    });
+    const qrReads = (await callsOf(page, 'charge_qr')).length;
+    const dayReads = (await callsOf(page, 'list_bookings')).length;
+
+    // GHL failed the tag: owed silently, then the worker's event. Another charge's event asks nothing.
+    await page.evaluate(({ jorge, maria }) => {
+      window.__mostradorFake?.owe(jorge, { kind: 'ghl.tag', attempts: 1, lastError: 'GoHighLevel is unavailable: 500' });
+      return window.__mostradorFake?.emitEffectsUpdated({ chargeId: maria });
+    }, ids);
+    await page.waitForTimeout(500);
+    assert.equal((await callsOf(page, 'pending_effects')).length, 1, 'another charge: not re-read');
+    assert.equal(await pending.count(), 0);
+
+    await page.evaluate((chargeId) => window.__mostradorFake?.emitEffectsUpdated({ chargeId }), ids.jorge);
+    const item = page.getByTestId('pending-item');
+    await item.waitFor();
+    assert.match(await textOf(item), /^Etiquetar al paciente en GHL Intentos: 1 Próximo intento \d\d:\d\d Último error: GoHighLevel is unavailable: 500$/);
+    assert.deepEqual(await callsOf(page, 'pending_effects'), [{ chargeId: ids.jorge }, { chargeId: ids.jorge }]);
+    assert.equal((await callsOf(page, 'charge_qr')).length, qrReads, 'no status change: no charge re-read');
+    assert.equal((await callsOf(page, 'list_bookings')).length, dayReads, 'nor the day');
+    assert.equal(await textOf(page.getByTestId('charge-status')), 'Pagado');
+    await pending.scrollIntoViewIfNeeded();
+    await shot(page, '22-effects-updated');
+
+    // Money kept at cancel, then a refund asked elsewhere that MP has not answered: what is owed says so.
+    await cancelKeepingMoney(page);
+    const offer = page.getByTestId('charge-refund-offer');
+    await offer.waitFor();
+    await page.evaluate((chargeId) => {
+      window.__mostradorFake?.owe(chargeId, { kind: 'mp.refund', attempts: 1, lastError: 'Mercado Pago is unavailable: 503' });
+      return window.__mostradorFake?.emitEffectsUpdated({ chargeId });
+    }, ids.jorge);
+    await offer.waitFor({ state: 'detached' });
+    assert.deepEqual(await page.getByTestId('pending-item').evaluateAll((els) => els.map((e) => e.getAttribute('data-kind'))),
+      ['ghl.tag', 'mp.refund']);
   });
 
   it('"Verificar pago" asks MP now: nothing yet, then a payment whose webhook never came', async () => {
