@@ -23,10 +23,9 @@
 //! stored, `?refund=` was not validated, `assignedUserId` was not shape-checked) are in
 //! `regressions`, run with the workers settling after each.
 //!
-//! GHL deliveries with a *valid* signature over a bad body need an Ed25519 signer; no crate
-//! this test can use has one, so a small RFC 8032 signer lives at the bottom (checked against
-//! the RFC's vectors) and its public key is configured like any extra GHL key
-//! (`GHL_WEBHOOK_PUBLIC_KEYS`).
+//! GHL deliveries with a *valid* signature over a bad body are signed with a test key
+//! (`ed25519-dalek`, checked against RFC 8032's vectors) whose public key is configured like
+//! any extra GHL key (`GHL_WEBHOOK_PUBLIC_KEYS`).
 
 use desk::events::NoEvents;
 use reqwest::Method;
@@ -2257,7 +2256,7 @@ async fn raw_exchange(base: &str, request: Vec<u8>) -> (u16, Vec<u8>) {
 }
 
 // ---------------------------------------------------------------------------------------
-// Ed25519 signing (RFC 8032), only for this test: valid GHL signatures over bad bodies.
+// Ed25519 signing, only for this test: valid GHL signatures over bad bodies.
 
 #[test]
 fn the_test_signer_matches_rfc_8032() {
@@ -2296,317 +2295,33 @@ fn the_test_signer_matches_rfc_8032() {
     );
 }
 
-#[allow(clippy::needless_range_loop)]
+/// Ed25519 signing with `ed25519-dalek` (the crate GHL's verifier and the sandbox use).
 mod ed25519 {
-    use sha2::{Digest, Sha512};
-
-    /// A field element modulo p = 2^255 - 19: four little-endian limbs, below 2^256.
-    type Fe = [u64; 4];
-
-    const P: Fe = [
-        0xffff_ffff_ffff_ffed,
-        u64::MAX,
-        u64::MAX,
-        0x7fff_ffff_ffff_ffff,
-    ];
-    const P_MINUS_2: Fe = [
-        0xffff_ffff_ffff_ffeb,
-        u64::MAX,
-        u64::MAX,
-        0x7fff_ffff_ffff_ffff,
-    ];
-    /// 4p, five limbs: a - b is computed as a + (4p - b).
-    const FOUR_P: [u64; 5] = [0xffff_ffff_ffff_ffb4, u64::MAX, u64::MAX, u64::MAX, 1];
-    /// The group order L = 2^252 + 27742317777372353535851937790883648493.
-    const L: [u64; 4] = [
-        0x5812_631a_5cf5_d3ed,
-        0x14de_f9de_a2f7_9cd6,
-        0,
-        0x1000_0000_0000_0000,
-    ];
-    /// d = -121665/121666.
-    const D: Fe = [
-        0x75eb_4dca_1359_78a3,
-        0x0070_0a4d_4141_d8ab,
-        0x8cc7_4079_7779_e898,
-        0x5203_6cee_2b6f_fe73,
-    ];
-    /// The base point (y = 4/5, x even).
-    const BX: Fe = [
-        0xc956_2d60_8f25_d51a,
-        0x692c_c760_9525_a7b2,
-        0xc0a4_e231_fdd6_dc5c,
-        0x2169_36d3_cd6e_53fe,
-    ];
-    const BY: Fe = [
-        0x6666_6666_6666_6658,
-        0x6666_6666_6666_6666,
-        0x6666_6666_6666_6666,
-        0x6666_6666_6666_6666,
-    ];
-    const ONE: Fe = [1, 0, 0, 0];
-
-    /// Folds a fifth limb back in: 2^256 ≡ 38 (mod p).
-    fn fold(mut r: [u64; 5]) -> Fe {
-        while r[4] != 0 {
-            let mut carry = u128::from(r[4]) * 38;
-            r[4] = 0;
-            for i in 0..4 {
-                let v = u128::from(r[i]) + carry;
-                r[i] = v as u64;
-                carry = v >> 64;
-            }
-            r[4] = carry as u64;
-        }
-        [r[0], r[1], r[2], r[3]]
-    }
-
-    fn add(a: Fe, b: Fe) -> Fe {
-        let mut r = [0u64; 5];
-        let mut carry = 0u128;
-        for i in 0..4 {
-            let v = u128::from(a[i]) + u128::from(b[i]) + carry;
-            r[i] = v as u64;
-            carry = v >> 64;
-        }
-        r[4] = carry as u64;
-        fold(r)
-    }
-
-    fn sub(a: Fe, b: Fe) -> Fe {
-        let mut t = [0u64; 5];
-        let mut borrow = false;
-        for i in 0..5 {
-            let bi = if i < 4 { b[i] } else { 0 };
-            let (x, o1) = FOUR_P[i].overflowing_sub(bi);
-            let (y, o2) = x.overflowing_sub(u64::from(borrow));
-            t[i] = y;
-            borrow = o1 || o2;
-        }
-        let mut carry = 0u128;
-        for i in 0..5 {
-            let ai = if i < 4 { a[i] } else { 0 };
-            let v = u128::from(t[i]) + u128::from(ai) + carry;
-            t[i] = v as u64;
-            carry = v >> 64;
-        }
-        fold(t)
-    }
-
-    fn wide_mul(a: [u64; 4], b: [u64; 4]) -> [u64; 8] {
-        let mut w = [0u64; 8];
-        for i in 0..4 {
-            let mut carry = 0u128;
-            for j in 0..4 {
-                let v = u128::from(a[i]) * u128::from(b[j]) + u128::from(w[i + j]) + carry;
-                w[i + j] = v as u64;
-                carry = v >> 64;
-            }
-            w[i + 4] = carry as u64;
-        }
-        w
-    }
-
-    fn mul(a: Fe, b: Fe) -> Fe {
-        let w = wide_mul(a, b);
-        let mut r = [0u64; 5];
-        let mut carry = 0u128;
-        for i in 0..4 {
-            let v = u128::from(w[i]) + u128::from(w[i + 4]) * 38 + carry;
-            r[i] = v as u64;
-            carry = v >> 64;
-        }
-        r[4] = carry as u64;
-        fold(r)
-    }
-
-    fn inv(a: Fe) -> Fe {
-        let mut r = ONE;
-        for i in (0..256).rev() {
-            r = mul(r, r);
-            if (P_MINUS_2[i / 64] >> (i % 64)) & 1 == 1 {
-                r = mul(r, a);
-            }
-        }
-        r
-    }
-
-    fn geq(a: &[u64; 4], b: &[u64; 4]) -> bool {
-        for i in (0..4).rev() {
-            if a[i] != b[i] {
-                return a[i] > b[i];
-            }
-        }
-        true
-    }
-
-    /// a - b for a >= b.
-    fn minus(a: [u64; 4], b: [u64; 4]) -> [u64; 4] {
-        let mut r = [0u64; 4];
-        let mut borrow = false;
-        for i in 0..4 {
-            let (x, o1) = a[i].overflowing_sub(b[i]);
-            let (y, o2) = x.overflowing_sub(u64::from(borrow));
-            r[i] = y;
-            borrow = o1 || o2;
-        }
-        r
-    }
-
-    fn canonical(mut a: Fe) -> Fe {
-        while geq(&a, &P) {
-            a = minus(a, P);
-        }
-        a
-    }
-
-    fn limbs(bytes: &[u8; 32]) -> [u64; 4] {
-        let mut out = [0u64; 4];
-        for i in 0..4 {
-            out[i] = u64::from_le_bytes(bytes[i * 8..i * 8 + 8].try_into().unwrap());
-        }
-        out
-    }
-
-    fn bytes_of(limbs: &[u64]) -> Vec<u8> {
-        limbs.iter().flat_map(|l| l.to_le_bytes()).collect()
-    }
-
-    /// A little-endian number of any length, modulo L, bit by bit.
-    fn mod_l(bytes: &[u8]) -> [u8; 32] {
-        let mut r = [0u64; 4];
-        for i in (0..bytes.len() * 8).rev() {
-            let mut carry = u64::from((bytes[i / 8] >> (i % 8)) & 1);
-            for limb in r.iter_mut() {
-                let top = *limb >> 63;
-                *limb = (*limb << 1) | carry;
-                carry = top;
-            }
-            if geq(&r, &L) {
-                r = minus(r, L);
-            }
-        }
-        bytes_of(&r).try_into().unwrap()
-    }
-
-    /// A point in extended coordinates (X:Y:Z:T), x = X/Z, y = Y/Z, xy = T/Z.
-    #[derive(Clone, Copy)]
-    struct Point {
-        x: Fe,
-        y: Fe,
-        z: Fe,
-        t: Fe,
-    }
-
-    /// RFC 8032 §5.1.4; complete, so it also doubles.
-    fn point_add(p: &Point, q: &Point) -> Point {
-        let a = mul(sub(p.y, p.x), sub(q.y, q.x));
-        let b = mul(add(p.y, p.x), add(q.y, q.x));
-        let c = mul(mul(p.t, add(D, D)), q.t);
-        let d = mul(add(p.z, p.z), q.z);
-        let (e, f, g, h) = (sub(b, a), sub(d, c), add(d, c), add(b, a));
-        Point {
-            x: mul(e, f),
-            y: mul(g, h),
-            t: mul(e, h),
-            z: mul(f, g),
-        }
-    }
-
-    fn base_times(k: &[u8; 32]) -> Point {
-        let base = Point {
-            x: BX,
-            y: BY,
-            z: ONE,
-            t: mul(BX, BY),
-        };
-        let mut r = Point {
-            x: [0; 4],
-            y: ONE,
-            z: ONE,
-            t: [0; 4],
-        };
-        for i in (0..256).rev() {
-            r = point_add(&r, &r);
-            if (k[i / 8] >> (i % 8)) & 1 == 1 {
-                r = point_add(&r, &base);
-            }
-        }
-        r
-    }
-
-    fn encode(p: &Point) -> [u8; 32] {
-        let zi = inv(p.z);
-        let x = canonical(mul(p.x, zi));
-        let y = canonical(mul(p.y, zi));
-        let mut out: [u8; 32] = bytes_of(&y).try_into().unwrap();
-        out[31] |= ((x[0] & 1) as u8) << 7;
-        out
-    }
+    use ed25519_dalek::Signer as _;
+    use ed25519_dalek::pkcs8::EncodePublicKey as _;
 
     pub struct Signer {
-        scalar: [u8; 32],
-        prefix: [u8; 32],
+        key: ed25519_dalek::SigningKey,
         pub public: [u8; 32],
     }
 
     impl Signer {
         pub fn from_seed(seed: [u8; 32]) -> Self {
-            let h = Sha512::digest(seed);
-            let mut scalar: [u8; 32] = h[..32].try_into().unwrap();
-            scalar[0] &= 248;
-            scalar[31] &= 127;
-            scalar[31] |= 64;
-            let prefix = h[32..].try_into().unwrap();
-            let public = encode(&base_times(&scalar));
-            Signer {
-                scalar,
-                prefix,
-                public,
-            }
+            let key = ed25519_dalek::SigningKey::from_bytes(&seed);
+            let public = key.verifying_key().to_bytes();
+            Signer { key, public }
         }
 
         pub fn sign(&self, message: &[u8]) -> [u8; 64] {
-            let r = mod_l(
-                &Sha512::new()
-                    .chain_update(self.prefix)
-                    .chain_update(message)
-                    .finalize(),
-            );
-            let big_r = encode(&base_times(&r));
-            let k = mod_l(
-                &Sha512::new()
-                    .chain_update(big_r)
-                    .chain_update(self.public)
-                    .chain_update(message)
-                    .finalize(),
-            );
-            // S = (r + k·a) mod L
-            let mut w = wide_mul(limbs(&k), limbs(&self.scalar));
-            let rl = limbs(&r);
-            let mut carry = 0u128;
-            for i in 0..8 {
-                let v = u128::from(w[i]) + u128::from(if i < 4 { rl[i] } else { 0 }) + carry;
-                w[i] = v as u64;
-                carry = v >> 64;
-            }
-            let s = mod_l(&bytes_of(&w));
-            let mut sig = [0u8; 64];
-            sig[..32].copy_from_slice(&big_r);
-            sig[32..].copy_from_slice(&s);
-            sig
+            self.key.sign(message).to_bytes()
         }
 
         /// The public key as an SPKI PEM block, the form `GHL_WEBHOOK_PUBLIC_KEYS` takes.
         pub fn public_pem(&self) -> String {
-            let mut der = vec![
-                0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x03, 0x21, 0x00,
-            ];
-            der.extend_from_slice(&self.public);
-            format!(
-                "-----BEGIN PUBLIC KEY-----\n{}\n-----END PUBLIC KEY-----\n",
-                ghl::webhook::encode_signature(&der)
-            )
+            self.key
+                .verifying_key()
+                .to_public_key_pem(Default::default())
+                .expect("an Ed25519 public key encodes as PEM")
         }
     }
 }
