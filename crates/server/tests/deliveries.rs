@@ -49,55 +49,27 @@ const HANG: Duration = Duration::from_millis(3_000);
 // ---------------------------------------------------------------------------------------
 // The scenarios, each on both databases.
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn sqlite_a_rejected_attempt_delivered_after_the_approval_pays_and_tags_once() {
-    rejected_attempt_after_the_approval(Db::Sqlite).await;
+/// Runs each `name => scenario` on a fresh SQLite file and on a fresh MariaDB schema.
+macro_rules! on_both_databases {
+    ($($name:ident => $scenario:ident),* $(,)?) => {
+        mod sqlite {
+            $( #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn $name() { super::$scenario(super::Db::Sqlite).await; } )*
+        }
+        mod mysql {
+            $( #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn $name() { super::$scenario(super::Db::Mariadb).await; } )*
+        }
+    };
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn mysql_a_rejected_attempt_delivered_after_the_approval_pays_and_tags_once() {
-    rejected_attempt_after_the_approval(Db::Mariadb).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn sqlite_out_of_order_stale_and_odd_timestamps_pay_and_tag_once() {
-    out_of_order_and_odd_timestamps(Db::Sqlite).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn mysql_out_of_order_stale_and_odd_timestamps_pay_and_tag_once() {
-    out_of_order_and_odd_timestamps(Db::Mariadb).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn sqlite_a_refund_delivered_twice_sticks_and_a_late_approval_does_not_undo_it() {
-    refund_then_late_approval(Db::Sqlite).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn mysql_a_refund_delivered_twice_sticks_and_a_late_approval_does_not_undo_it() {
-    refund_then_late_approval(Db::Mariadb).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn sqlite_an_underpayment_delivered_with_duplicates_needs_review_and_is_never_paid() {
-    underpayment_with_duplicates(Db::Sqlite).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn mysql_an_underpayment_delivered_with_duplicates_needs_review_and_is_never_paid() {
-    underpayment_with_duplicates(Db::Mariadb).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn sqlite_distinct_notifications_without_request_id_in_one_second_are_both_kept() {
-    distinct_notifications_without_request_id_in_one_second(Db::Sqlite).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn mysql_distinct_notifications_without_request_id_in_one_second_are_both_kept() {
-    distinct_notifications_without_request_id_in_one_second(Db::Mariadb).await;
-}
+on_both_databases!(
+    a_rejected_attempt_delivered_after_the_approval_pays_and_tags_once => rejected_attempt_after_the_approval,
+    out_of_order_stale_and_odd_timestamps_pay_and_tag_once => out_of_order_and_odd_timestamps,
+    a_refund_delivered_twice_sticks_and_a_late_approval_does_not_undo_it => refund_then_late_approval,
+    an_underpayment_delivered_with_duplicates_needs_review_and_is_never_paid => underpayment_with_duplicates,
+    distinct_notifications_without_request_id_in_one_second_are_both_kept => distinct_notifications_without_request_id_in_one_second,
+);
 
 /// 1. A rejected attempt, then an approval on the same link. Both notifications are sent
 ///    twice and with an IPN copy (sent twice too); the rejected one is held back so that it
