@@ -126,9 +126,16 @@ impl Desk {
             .booking_by_idempotency_key(&req.idempotency_key)
             .await?
         {
-            return self.view_of(&existing).await;
+            // A retry of an attempt GHL refused tries again (nothing exists anywhere for it);
+            // any other retry answers with the booking as it stands.
+            return match self.revive_failed(existing).await? {
+                Revival::Again(booking, charge) => {
+                    self.place_and_open(&req, &calendar, booking, charge).await
+                }
+                Revival::AsItStands(booking) => self.view_of(&booking).await,
+            };
         }
-        let (mut booking, mut charge) = self.draft(&req, money, &calendar);
+        let (booking, charge) = self.draft(&req, money, &calendar);
         match self.store.insert_booking(&booking, &charge).await {
             Ok(()) => {}
             Err(crate::store::StoreError::Conflict(_)) => {
@@ -150,8 +157,54 @@ impl Desk {
             &booking.title,
         )
         .await;
+        self.place_and_open(&req, &calendar, booking, charge).await
+    }
 
-        if let Err(refusal) = self.place_in_calendar(&req, &calendar, &mut booking).await {
+    /// A failed booking whose key is retried: back to pending with its draft charge, so the
+    /// retry places it again — unless it is not a clean failure (it reached GHL, its link was
+    /// made) or a concurrent retry revived it first.
+    async fn revive_failed(&self, mut booking: Booking) -> Result<Revival, DeskError> {
+        if booking.sync != SyncState::Failed || booking.ghl_id.is_some() {
+            return Ok(Revival::AsItStands(booking));
+        }
+        let Some(mut charge) = self.store.charge_of_booking(&booking.id).await? else {
+            return Ok(Revival::AsItStands(booking));
+        };
+        // Only a charge that was never offered to the patient may become a draft again.
+        if charge.status != ChargeStatus::Cancelled || charge.preference_id.is_some() {
+            return Ok(Revival::AsItStands(booking));
+        }
+        let before = booking.clone();
+        booking.sync = SyncState::Pending;
+        booking.last_error = None;
+        match self.store.update_booking(&booking).await {
+            Ok(v) => booking.version = v,
+            // Another retry revived it first: it is placing it now.
+            Err(crate::store::StoreError::Conflict(_)) => return Ok(Revival::AsItStands(before)),
+            Err(e) => return Err(e.into()),
+        }
+        charge.status = ChargeStatus::Draft;
+        charge.version = self.store.update_charge(&charge).await?;
+        self.audit(
+            "desk",
+            "booking.retry",
+            "booking",
+            &booking.id,
+            &booking.title,
+        )
+        .await;
+        Ok(Revival::Again(booking, charge))
+    }
+
+    /// Places a stored (pending) booking in GHL and opens its link.
+    async fn place_and_open(
+        &self,
+        req: &CreateBooking,
+        calendar: &CalendarInfo,
+        mut booking: Booking,
+        mut charge: Charge,
+    ) -> Result<BookingView, DeskError> {
+        if let Err(refusal) = self.place_in_calendar(req, calendar, &mut booking).await {
             let e = match refusal {
                 Placement::Refused(e) => e,
                 Placement::Unknown(e) => {
@@ -527,6 +580,13 @@ impl Desk {
             tracing::warn!(error = %e, action, "audit line not written");
         }
     }
+}
+
+/// What a retried key finds.
+enum Revival {
+    /// A failed booking made pending again: place it.
+    Again(Booking, Charge),
+    AsItStands(Booking),
 }
 
 /// Why an appointment was not placed in GHL.

@@ -393,8 +393,8 @@ async fn assert_booked_once(w: &World, view: &desk::view::BookingView, hh: u32) 
 // GHL appointment create
 // ---------------------------------------------------------------------------------------
 
-/// GHL refuses the create without doing it: the booking fails cleanly, a retry with the same
-/// key books nothing, and a new attempt books the (still free) slot once.
+/// GHL refuses the create without doing it: the booking fails cleanly, and a retry with the
+/// same key tries that booking again and books the (still free) slot once.
 async fn ghl_create_refused(w: World, kind: FaultKind, code: ErrorCode, min_wait_ms: u64) {
     w.sandbox
         .inject(Fault::new("ghl.appointments.create", kind).once());
@@ -409,23 +409,24 @@ async fn ghl_create_refused(w: World, kind: FaultKind, code: ErrorCode, min_wait
     assert_eq!(appointment_creates(&w), 1);
     let id = assert_failed_cleanly(&w, "refused", 10).await;
 
-    // The same attempt again answers with that booking and sends nothing.
+    // The same attempt again (staff press "Reservar" once more: same key) tries again on
+    // the same booking, now that GHL takes it: booked once, no second booking row.
     let again = w.desk.create_booking(request("refused", 10)).await.unwrap();
     assert_eq!(again.id, id);
-    assert_eq!(again.sync, "failed");
-    assert_eq!(again.charge.as_ref().unwrap().status, "cancelled");
-    assert!(again.charge.as_ref().unwrap().payment_link.is_none());
+    assert_booked_once(&w, &again, 10).await;
     assert_eq!(
         appointment_creates(&w),
-        1,
-        "no second create for the same key"
+        2,
+        "the refused try and the one that booked"
     );
-    assert_failed_cleanly(&w, "refused", 10).await;
-
-    // Staff try again (a new key): the slot is free and is booked once.
-    let view = w.desk.create_booking(request("again", 10)).await.unwrap();
-    assert_ne!(view.id, id);
-    assert_booked_once(&w, &view, 10).await;
+    let audit = w.desk.store().audit_of("booking", &id).await.unwrap();
+    assert_eq!(
+        audit.iter().filter(|a| a.action == "booking.retry").count(),
+        1
+    );
+    // And once booked, the key answers with that booking and sends nothing.
+    let third = w.desk.create_booking(request("refused", 10)).await.unwrap();
+    assert_eq!(third.id, id);
     assert_eq!(appointment_creates(&w), 2);
     assert!(
         started.elapsed() >= std::time::Duration::from_millis(min_wait_ms),
@@ -632,18 +633,14 @@ async fn contact_upsert_refused(w: World, kind: FaultKind, code: ErrorCode) {
         "no appointment without a contact"
     );
     let id = assert_failed_cleanly(&w, "contact", 13).await;
+    // The same key again tries that booking again: one upsert more, booked once.
     let again = w.desk.create_booking(request("contact", 13)).await.unwrap();
     assert_eq!(again.id, id);
     assert_eq!(
         ghl_calls(&w, "POST", |p| p.starts_with("/contacts/upsert")),
-        1
+        2
     );
-    let view = w
-        .desk
-        .create_booking(request("contact-2", 13))
-        .await
-        .unwrap();
-    assert_booked_once(&w, &view, 13).await;
+    assert_booked_once(&w, &again, 13).await;
 }
 
 async fn contact_upsert_500_fails_cleanly(w: World) {
