@@ -215,7 +215,17 @@ export function installFake(options: { demo?: boolean; latencyMs?: number } = {}
 
   function createBooking(request: CreateBookingRequest): BookingView {
     const previous = byKey.get(request.idempotencyKey);
-    if (previous) return previous;
+    if (previous) {
+      // Like the engine: a retried key of a booking GHL refused (its charge never offered)
+      // tries that booking again; any other retry answers with the booking as it stands.
+      const ch = previous.charge;
+      if (previous.sync !== 'failed' || !ch || ch.paymentLink || ch.status !== 'cancelled') return previous;
+      previous.sync = 'synced';
+      previous.ghlId = `ghl-${++serial}`;
+      ch.status = 'open';
+      ch.paymentLink = linkOf(ch.id);
+      return previous;
+    }
     if (!calendars.some((c) => c.id === request.calendarId)) fail('VALIDATION', 'unknown calendar', 'calendarId');
     if (!request.patientName.trim()) fail('VALIDATION', 'patient name is required', 'patientName');
     if (request.endTime <= request.startTime) fail('VALIDATION', 'end must be after start', 'endTime');
