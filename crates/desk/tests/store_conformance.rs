@@ -45,6 +45,7 @@ conformance!(
     outbox_items_are_unique_by_idempotency_key,
     charges_are_found_by_status,
     due_outbox_items_are_leased_once_and_retried_when_due,
+    releasing_inbox_leases_frees_unprocessed_deliveries_only,
 );
 
 fn at(s: &str) -> DateTime<Utc> {
@@ -423,4 +424,31 @@ async fn due_outbox_items_are_leased_once_and_retried_when_due(s: &dyn Store) {
         .expect("kept after it is done");
     assert_eq!(done.attempts, 2);
     assert!(s.outbox_item("never").await.unwrap().is_none());
+}
+
+async fn releasing_inbox_leases_frees_unprocessed_deliveries_only(s: &dyn Store) {
+    let t0 = now();
+    for (i, key) in ["mp:leased", "mp:waiting", "mp:done"].iter().enumerate() {
+        s.insert_inbox(&delivery(key, t0 + Duration::milliseconds(i as i64)))
+            .await
+            .unwrap();
+    }
+    let claimed = s
+        .claim_inbox(t0, t0 + Duration::seconds(60), 10)
+        .await
+        .unwrap();
+    assert_eq!(claimed.len(), 3);
+    s.fail_inbox(&claimed[1].id, "MP unavailable", t0 + Duration::hours(1))
+        .await
+        .unwrap();
+    s.finish_inbox(&claimed[2].id, t0).await.unwrap();
+    assert_eq!(s.release_inbox_leases().await.unwrap(), 2);
+    let again = s
+        .claim_inbox(t0 + Duration::seconds(1), t0 + Duration::seconds(61), 10)
+        .await
+        .unwrap();
+    let keys: Vec<_> = again.iter().map(|d| d.dedupe_key.as_str()).collect();
+    assert_eq!(keys, ["mp:leased", "mp:waiting"]);
+    assert_eq!(s.release_inbox_leases().await.unwrap(), 2);
+    assert_eq!(s.inbox_counts().await.unwrap(), (3, 1));
 }

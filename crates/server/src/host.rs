@@ -243,5 +243,14 @@ async fn open_store(config: &HostConfig) -> Result<Arc<dyn Store>, HostError> {
         Some(url) => SqlStore::connect(url).await?,
         None => SqlStore::open_sqlite(&config.data_dir.join("mostrador.db")).await?,
     };
+    // An SQLite file belongs to one process: leases in it are this host's previous run's,
+    // which died holding them (a kill, a power cut). Take those deliveries now, not a lease
+    // later. A shared MySQL database may have other desks' live leases: they are left alone.
+    if store.dialect() == desk::store::Dialect::Sqlite {
+        let released = store.release_inbox_leases().await?;
+        if released > 0 {
+            tracing::info!(released, "inbox leases of a previous run released");
+        }
+    }
     Ok(Arc::new(store))
 }

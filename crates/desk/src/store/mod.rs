@@ -106,6 +106,10 @@ pub trait Store: Send + Sync {
     ) -> Result<(), StoreError>;
     /// (stored, processed) counts.
     async fn inbox_counts(&self) -> Result<(i64, i64), StoreError>;
+    /// Ends every inbox lease, so unprocessed deliveries are taken at once. Only for a
+    /// database one process owns, when that process starts: the leases are its previous
+    /// run's, which died holding them. Returns how many were released.
+    async fn release_inbox_leases(&self) -> Result<u64, StoreError>;
 
     /// Queues a side effect; `false` when its idempotency key is already queued.
     async fn enqueue(&self, item: &OutboxItem) -> Result<bool, StoreError>;

@@ -578,6 +578,17 @@ impl Store for SqlStore {
         .await
     }
 
+    async fn release_inbox_leases(&self) -> Result<u64, StoreError> {
+        let done = sqlx::query(
+            "UPDATE webhook_inbox SET locked_until = NULL \
+             WHERE processed_at IS NULL AND locked_until IS NOT NULL",
+        )
+        .execute(&self.pool)
+        .await
+        .map_err(map_err)?;
+        Ok(done.rows_affected())
+    }
+
     async fn inbox_counts(&self) -> Result<(i64, i64), StoreError> {
         let row = sqlx::query(
             "SELECT COUNT(*) AS total, COUNT(processed_at) AS processed FROM webhook_inbox",
