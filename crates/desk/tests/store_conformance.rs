@@ -46,6 +46,7 @@ conformance!(
     charges_are_found_by_status,
     due_outbox_items_are_leased_once_and_retried_when_due,
     releasing_inbox_leases_frees_unprocessed_deliveries_only,
+    releasing_outbox_leases_makes_unfinished_items_due,
 );
 
 fn at(s: &str) -> DateTime<Utc> {
@@ -451,4 +452,42 @@ async fn releasing_inbox_leases_frees_unprocessed_deliveries_only(s: &dyn Store)
     assert_eq!(keys, ["mp:leased", "mp:waiting"]);
     assert_eq!(s.release_inbox_leases().await.unwrap(), 2);
     assert_eq!(s.inbox_counts().await.unwrap(), (3, 1));
+}
+
+async fn releasing_outbox_leases_makes_unfinished_items_due(s: &dyn Store) {
+    let t0 = now();
+    let item = |key: &str, due: DateTime<Utc>| OutboxItem {
+        id: new_id(),
+        kind: "ghl.tag".into(),
+        payload: "{}".into(),
+        idempotency_key: key.into(),
+        next_attempt_at: due,
+        attempts: 0,
+        last_error: None,
+    };
+    s.enqueue(&item("leased", t0)).await.unwrap();
+    s.enqueue(&item("backing-off", t0 + Duration::hours(1)))
+        .await
+        .unwrap();
+    s.enqueue(&item("done", t0)).await.unwrap();
+    let claimed = s
+        .claim_outbox(t0, t0 + Duration::seconds(120), 10)
+        .await
+        .unwrap();
+    assert_eq!(claimed.len(), 2);
+    let done = claimed
+        .iter()
+        .find(|i| i.idempotency_key == "done")
+        .unwrap();
+    s.finish_outbox(&done.id, t0).await.unwrap();
+    assert!(s.claim_outbox(t0, t0, 10).await.unwrap().is_empty());
+
+    assert_eq!(s.release_outbox_leases(t0).await.unwrap(), 2);
+    let again = s
+        .claim_outbox(t0, t0 + Duration::seconds(120), 10)
+        .await
+        .unwrap();
+    let mut keys: Vec<_> = again.iter().map(|i| i.idempotency_key.as_str()).collect();
+    keys.sort();
+    assert_eq!(keys, ["backing-off", "leased"]);
 }

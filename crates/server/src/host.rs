@@ -246,10 +246,12 @@ async fn open_store(config: &HostConfig) -> Result<Arc<dyn Store>, HostError> {
     // An SQLite file belongs to one process: leases in it are this host's previous run's,
     // which died holding them (a kill, a power cut). Take those deliveries now, not a lease
     // later. A shared MySQL database may have other desks' live leases: they are left alone.
+    // Likewise, what is owed to the providers is tried again at once when the desk opens.
     if store.dialect() == desk::store::Dialect::Sqlite {
-        let released = store.release_inbox_leases().await?;
-        if released > 0 {
-            tracing::info!(released, "inbox leases of a previous run released");
+        let deliveries = store.release_inbox_leases().await?;
+        let effects = store.release_outbox_leases(desk::time::now()).await?;
+        if deliveries + effects > 0 {
+            tracing::info!(deliveries, effects, "work of a previous run taken up again");
         }
     }
     Ok(Arc::new(store))

@@ -110,6 +110,9 @@ pub trait Store: Send + Sync {
     /// database one process owns, when that process starts: the leases are its previous
     /// run's, which died holding them. Returns how many were released.
     async fn release_inbox_leases(&self) -> Result<u64, StoreError>;
+    /// Makes every unfinished outbox item due at `now` (its lease or backoff ended), for the
+    /// same single-owner start as [`Store::release_inbox_leases`]. Returns how many.
+    async fn release_outbox_leases(&self, now: DateTime<Utc>) -> Result<u64, StoreError>;
 
     /// Queues a side effect; `false` when its idempotency key is already queued.
     async fn enqueue(&self, item: &OutboxItem) -> Result<bool, StoreError>;

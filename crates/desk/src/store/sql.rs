@@ -589,6 +589,18 @@ impl Store for SqlStore {
         Ok(done.rows_affected())
     }
 
+    async fn release_outbox_leases(&self, now: DateTime<Utc>) -> Result<u64, StoreError> {
+        let done = sqlx::query(
+            "UPDATE outbox SET next_attempt_at = ? WHERE done_at IS NULL AND next_attempt_at > ?",
+        )
+        .bind(to_db(now))
+        .bind(to_db(now))
+        .execute(&self.pool)
+        .await
+        .map_err(map_err)?;
+        Ok(done.rows_affected())
+    }
+
     async fn inbox_counts(&self) -> Result<(i64, i64), StoreError> {
         let row = sqlx::query(
             "SELECT COUNT(*) AS total, COUNT(processed_at) AS processed FROM webhook_inbox",
