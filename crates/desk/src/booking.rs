@@ -228,11 +228,8 @@ impl Desk {
                     });
                 }
             };
-            booking.sync = SyncState::Failed;
-            booking.last_error = Some(e.public_message());
-            booking.version = self.store.update_booking(&booking).await?;
-            charge.status = ChargeStatus::Cancelled;
-            charge.version = self.store.update_charge(&charge).await?;
+            self.fail_booking(&mut booking, Some(&mut charge), e.public_message())
+                .await?;
             tracing::info!(booking = %booking.id, code = ?e.code(), "booking refused by GHL");
             return Err(e);
         }
@@ -416,6 +413,24 @@ impl Desk {
         booking.status = created.status;
         booking.sync = SyncState::Synced;
         booking.last_error = None;
+        Ok(())
+    }
+
+    /// GHL holds nothing for this booking: it failed, and its draft charge — never offered to
+    /// the patient — is cancelled.
+    pub(crate) async fn fail_booking(
+        &self,
+        booking: &mut Booking,
+        charge: Option<&mut Charge>,
+        why: String,
+    ) -> Result<(), DeskError> {
+        booking.sync = SyncState::Failed;
+        booking.last_error = Some(why);
+        booking.version = self.store.update_booking(booking).await?;
+        if let Some(charge) = charge.filter(|c| c.status == ChargeStatus::Draft) {
+            charge.status = ChargeStatus::Cancelled;
+            charge.version = self.store.update_charge(charge).await?;
+        }
         Ok(())
     }
 

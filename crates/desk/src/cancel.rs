@@ -155,16 +155,7 @@ impl Desk {
         let paid = charge.as_ref().is_some_and(|c| holds_money(c.status));
         if paid && decision.is_none() {
             let booking = self.cancel_in_calendar(booking, "api").await?;
-            if let Some(c) = &charge {
-                self.audit(
-                    "api",
-                    "charge.refund_decision_needed",
-                    "charge",
-                    &c.id,
-                    "appointment cancelled after payment",
-                )
-                .await;
-            }
+            self.end_charge_of(&booking, "api").await?;
             return Ok(booking);
         }
         self.cancel_booking(&booking.id, decision, "api").await?;
@@ -350,9 +341,10 @@ impl Desk {
             &format!("payment {payment_id}"),
         )
         .await;
-        // The new status comes from MP's own answer; a failure here is the reconciler's.
+        // The new status comes from MP's own answer (applying it tells the screens); a failure
+        // here is the reconciler's.
         match self.refresh_charge(charge_id).await {
-            Ok(charge) => self.emit_charge(&charge),
+            Ok(_) => {}
             Err(e) => {
                 tracing::warn!(charge = charge_id, code = ?e.code(), "refund done; charge not refreshed yet")
             }
@@ -420,6 +412,30 @@ impl Desk {
         Err(DeskError::Conflict(
             "the booking kept changing; try again".into(),
         ))
+    }
+
+    /// The appointment is over (cancelled or deleted, here or in GHL): an unpaid link must not
+    /// stay payable, and money already paid waits for staff's refund decision.
+    pub(crate) async fn end_charge_of(
+        &self,
+        booking: &Booking,
+        actor: &str,
+    ) -> Result<(), DeskError> {
+        let Some(charge) = self.store.charge_of_booking(&booking.id).await? else {
+            return Ok(());
+        };
+        if holds_money(charge.status) {
+            self.audit(
+                actor,
+                "charge.refund_decision_needed",
+                "charge",
+                &charge.id,
+                "appointment cancelled after payment",
+            )
+            .await;
+            return Ok(());
+        }
+        self.close_unpaid(&charge).await
     }
 
     /// An unpaid charge of a cancelled booking: a draft is cancelled; an open link is

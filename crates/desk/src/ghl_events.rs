@@ -209,44 +209,7 @@ impl Desk {
         }
         let ended = |s: &str| s == "cancelled" || s == DELETED;
         if ended(&booking.status) && !ended(&before.status) {
-            self.end_charge_of(&booking).await?;
-        }
-        Ok(())
-    }
-
-    /// The appointment is gone: an unpaid link must not stay payable. Draft charges are
-    /// cancelled at once; open ones are expired at MP through the outbox. A paid charge is
-    /// left for staff to decide on a refund.
-    pub async fn end_charge_of(&self, booking: &Booking) -> Result<(), DeskError> {
-        let Some(mut charge) = self.store.charge_of_booking(&booking.id).await? else {
-            return Ok(());
-        };
-        match charge.status {
-            ChargeStatus::Draft => {
-                charge.status = ChargeStatus::Cancelled;
-                charge.version = self.store.update_charge(&charge).await?;
-                self.emit_charge(&charge);
-            }
-            ChargeStatus::Open => {
-                self.store
-                    .enqueue(&crate::outbox::charge_effect(
-                        crate::outbox::EXPIRE_LINK,
-                        &charge.id,
-                        None,
-                    ))
-                    .await?;
-                self.outbox_wake.notify_one();
-            }
-            _ => {
-                self.audit(
-                    "webhook",
-                    "charge.refund_decision_needed",
-                    "charge",
-                    &charge.id,
-                    "appointment cancelled after payment",
-                )
-                .await;
-            }
+            self.end_charge_of(&booking, "webhook").await?;
         }
         Ok(())
     }

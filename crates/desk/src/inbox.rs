@@ -163,13 +163,9 @@ impl Desk {
                     tracing::info!(delivery = %d.id, "MP delivery names no resource; ignored");
                     return Ok(());
                 };
-                match n.payment_id() {
-                    Some(id) => self.sync_payment(id).await,
-                    None => {
-                        tracing::info!(delivery = %d.id, topic = n.topic(), "MP topic ignored");
-                        Ok(())
-                    }
-                }
+                // Deliveries naming a payment were synced by `drain_inbox` (`mp_payment_of`).
+                tracing::info!(delivery = %d.id, topic = n.topic(), "MP topic ignored");
+                Ok(())
             }
             "ghl" => self.apply_ghl_event(d.body.as_bytes()).await,
             other => {

@@ -74,9 +74,7 @@ impl Desk {
                 Ok(()) => {
                     self.store.finish_outbox(&item.id, now()).await?;
                     finished += 1;
-                    if let Some(charge) = self.charge_of_item(&item).await {
-                        touched.insert(charge.id);
-                    }
+                    touched.extend(charge_id_of(&item));
                 }
                 Err(e) => {
                     tracing::warn!(
@@ -93,9 +91,7 @@ impl Desk {
                             now() + backoff(item.attempts),
                         )
                         .await?;
-                    if let Some(charge) = self.charge_of_item(&item).await {
-                        touched.insert(charge.id);
-                    }
+                    touched.extend(charge_id_of(&item));
                 }
             }
         }
@@ -104,17 +100,6 @@ impl Desk {
             self.events.emit(DeskEvent::EffectsChanged { charge_id });
         }
         Ok(finished)
-    }
-
-    /// The charge an outbox item works for: named in its payload, or (tag, note, confirm)
-    /// by its key, `kind:<charge id>`.
-    async fn charge_of_item(&self, item: &OutboxItem) -> Option<Charge> {
-        let payload: serde_json::Value = serde_json::from_str(&item.payload).ok()?;
-        let id = match payload["chargeId"].as_str() {
-            Some(id) => id.to_string(),
-            None => item.idempotency_key.rsplit_once(':')?.1.to_string(),
-        };
-        self.store.charge(&id).await.ok().flatten()
     }
 
     /// Runs the outbox worker until the task is dropped.
@@ -133,18 +118,8 @@ impl Desk {
         let payload: serde_json::Value = serde_json::from_str(&item.payload)
             .map_err(|e| DeskError::Internal(format!("outbox payload: {e}")))?;
         match item.kind.as_str() {
-            CREATE_LINK => {
-                let charge_id = payload["chargeId"]
-                    .as_str()
-                    .ok_or_else(|| DeskError::Internal("outbox payload without chargeId".into()))?;
-                self.create_link_now(charge_id).await
-            }
-            EXPIRE_LINK => {
-                let charge_id = payload["chargeId"]
-                    .as_str()
-                    .ok_or_else(|| DeskError::Internal("outbox payload without chargeId".into()))?;
-                self.expire_link_now(charge_id).await
-            }
+            CREATE_LINK => self.open_draft_link(text(&payload, "chargeId")?).await,
+            EXPIRE_LINK => self.expire_link_now(text(&payload, "chargeId")?).await,
             CLOSE_LINK => {
                 let charge = self.charge(text(&payload, "chargeId")?).await?;
                 match &charge.preference_id {
@@ -203,9 +178,23 @@ impl Desk {
         Ok(())
     }
 
-    /// Creates the link of a draft charge now (the outbox worker, and the UI's retry button).
-    /// A charge that already has its link, or whose booking never reached GHL, needs nothing.
+    /// Staff's "Reintentar ahora": creates a draft charge's link now, and the retry queued for
+    /// it is no longer owed, so it stops showing as pending.
     pub async fn create_link_now(&self, charge_id: &str) -> Result<(), DeskError> {
+        self.open_draft_link(charge_id).await?;
+        if let Some(item) = self
+            .store
+            .outbox_item(&format!("{CREATE_LINK}:{charge_id}"))
+            .await?
+        {
+            self.store.finish_outbox(&item.id, now()).await?;
+        }
+        Ok(())
+    }
+
+    /// Creates the link of a draft charge (the outbox's `mp.create_link`). A charge that
+    /// already has its link, or whose booking never reached GHL, needs nothing.
+    async fn open_draft_link(&self, charge_id: &str) -> Result<(), DeskError> {
         let mut charge = self.charge(charge_id).await?;
         if charge.status != ChargeStatus::Draft {
             return Ok(());
@@ -229,15 +218,6 @@ impl Desk {
                 .await;
         } else {
             self.try_open_link(&booking, &mut charge).await?;
-        }
-        // Done, whoever asked (staff's "Reintentar ahora" or the worker): the queued retry is
-        // no longer owed, so it stops showing as pending.
-        if let Some(item) = self
-            .store
-            .outbox_item(&format!("{CREATE_LINK}:{}", charge.id))
-            .await?
-        {
-            self.store.finish_outbox(&item.id, now()).await?;
         }
         self.emit_charge(&charge);
         Ok(())
@@ -333,17 +313,12 @@ impl Desk {
         charge_id: &str,
     ) -> Result<Vec<crate::view::PendingEffect>, DeskError> {
         let charge = self.charge(charge_id).await?;
-        let suffix = format!(":{}", charge.id);
         Ok(self
             .store
             .pending_outbox(500)
             .await?
             .into_iter()
-            .filter(|item| {
-                item.idempotency_key.ends_with(&suffix)
-                    || serde_json::from_str::<serde_json::Value>(&item.payload)
-                        .is_ok_and(|p| p["chargeId"] == charge.id.as_str())
-            })
+            .filter(|item| charge_id_of(item).as_deref() == Some(charge.id.as_str()))
             .map(|item| crate::view::PendingEffect {
                 kind: item.kind,
                 attempts: item.attempts,
@@ -360,6 +335,19 @@ impl Desk {
             booking_id: charge.booking_id.clone(),
             status: charge.status.as_str().to_string(),
         });
+    }
+}
+
+/// The charge an outbox item works for: named in its payload (links, refunds), else (confirm,
+/// tag, note) by its key, `kind:<charge id>`.
+fn charge_id_of(item: &OutboxItem) -> Option<String> {
+    let payload: serde_json::Value = serde_json::from_str(&item.payload).ok()?;
+    match payload["chargeId"].as_str() {
+        Some(id) => Some(id.to_string()),
+        None => item
+            .idempotency_key
+            .rsplit_once(':')
+            .map(|(_, id)| id.to_string()),
     }
 }
 

@@ -96,16 +96,15 @@ impl Desk {
                     let outcome = self
                         .settle_uncertain(booking.clone(), charge.clone(), &events)
                         .await;
-                    self.count(&mut done, outcome)?;
+                    tally(&mut done, outcome)?;
                 }
             }
             for event in events {
                 seen.insert(event.ghl_id.clone());
-                self.count(
-                    &mut done,
-                    self.apply_appointment(&WebhookKind::AppointmentUpdate, &as_event(&event))
-                        .await,
-                )?;
+                let outcome = self
+                    .apply_appointment(&WebhookKind::AppointmentUpdate, &as_event(&event))
+                    .await;
+                tally(&mut done, outcome)?;
             }
         }
         // A booking its calendar no longer lists was moved away or deleted: ask GHL.
@@ -134,7 +133,7 @@ impl Desk {
                 }
                 Err(e) => Err(e),
             };
-            self.count(&mut done, outcome)?;
+            tally(&mut done, outcome)?;
         }
         Ok(done)
     }
@@ -175,9 +174,13 @@ impl Desk {
                 }
             }
             None => {
-                booking.sync = SyncState::Failed;
-                booking.last_error = Some("GoHighLevel did not make the appointment".into());
-                booking.version = self.store.update_booking(&booking).await?;
+                let mut draft = charge.filter(|c| c.status == ChargeStatus::Draft);
+                self.fail_booking(
+                    &mut booking,
+                    draft.as_mut(),
+                    "GoHighLevel did not make the appointment".into(),
+                )
+                .await?;
                 self.audit(
                     "reconciler",
                     "booking.failed",
@@ -186,27 +189,9 @@ impl Desk {
                     "not in GHL",
                 )
                 .await;
-                if let Some(mut charge) = charge.filter(|c| c.status == ChargeStatus::Draft) {
-                    charge.status = ChargeStatus::Cancelled;
-                    charge.version = self.store.update_charge(&charge).await?;
-                    self.emit_charge(&charge);
+                if let Some(charge) = &draft {
+                    self.emit_charge(charge);
                 }
-            }
-        }
-        Ok(())
-    }
-
-    fn count(
-        &self,
-        done: &mut Reconciled,
-        outcome: Result<(), DeskError>,
-    ) -> Result<(), DeskError> {
-        match outcome {
-            Ok(()) => done.checked += 1,
-            Err(DeskError::DbUnavailable) => return Err(DeskError::DbUnavailable),
-            Err(e) => {
-                done.failed += 1;
-                tracing::warn!(code = ?e.code(), "reconcile: appointment not applied");
             }
         }
         Ok(())
@@ -240,6 +225,19 @@ impl Desk {
             tokio::time::sleep(every).await;
         }
     }
+}
+
+/// Counts one appointment's outcome; only a database outage stops the pass.
+fn tally(done: &mut Reconciled, outcome: Result<(), DeskError>) -> Result<(), DeskError> {
+    match outcome {
+        Ok(()) => done.checked += 1,
+        Err(DeskError::DbUnavailable) => return Err(DeskError::DbUnavailable),
+        Err(e) => {
+            done.failed += 1;
+            tracing::warn!(code = ?e.code(), "reconcile: appointment not applied");
+        }
+    }
+    Ok(())
 }
 
 /// An appointment read from GHL's API in the shape its webhooks carry.
