@@ -60,7 +60,7 @@ pub async fn app_status(state: State<'_, AppState>) -> Result<AppStatus, Command
     let host = state.host().await?;
     let clinic = host.desk.clinic();
     Ok(AppStatus {
-        demo: host.demo,
+        demo: host.demo(),
         clinic_name: clinic.clinic_name.clone(),
         timezone: clinic.timezone.name().to_string(),
         currency: clinic.currency.code().to_string(),

@@ -2,6 +2,7 @@
 //! the UI, the OS keychain for secrets. No business rule lives here.
 
 pub mod commands;
+pub mod demo;
 pub mod error;
 pub mod events;
 pub mod qr;
@@ -31,13 +32,27 @@ pub fn with_commands<R: Runtime>(builder: tauri::Builder<R>) -> tauri::Builder<R
 }
 
 /// Where the app keeps its database: `MOSTRADOR_DATA_DIR`, else the OS app-data folder.
-fn data_dir<R: Runtime>(app: &tauri::AppHandle<R>) -> std::path::PathBuf {
-    match std::env::var("MOSTRADOR_DATA_DIR") {
-        Ok(d) if !d.trim().is_empty() => d.into(),
-        _ => app
-            .path()
-            .app_data_dir()
-            .unwrap_or_else(|_| std::env::temp_dir().join("mostrador")),
+/// When neither is known the app does not start: a shared temporary folder is readable by
+/// other users and emptied at reboot, no place for a clinic's payments.
+fn data_dir<R: Runtime>(app: &tauri::AppHandle<R>) -> Result<std::path::PathBuf, String> {
+    choose_data_dir(
+        std::env::var("MOSTRADOR_DATA_DIR").ok(),
+        app.path().app_data_dir().map_err(|e| e.to_string()),
+    )
+}
+
+fn choose_data_dir(
+    configured: Option<String>,
+    app_data: Result<std::path::PathBuf, String>,
+) -> Result<std::path::PathBuf, String> {
+    match configured {
+        Some(d) if !d.trim().is_empty() => Ok(d.into()),
+        _ => app_data.map_err(|e| {
+            format!(
+                "the OS app-data folder is unknown ({e}); set MOSTRADOR_DATA_DIR to a folder \
+                 only this user can read"
+            )
+        }),
     }
 }
 
@@ -56,7 +71,7 @@ pub fn run() {
         .setup(|app| {
             let handle = app.handle().clone();
             let state = AppState::new(
-                data_dir(&handle),
+                data_dir(&handle)?,
                 Arc::new(events::TauriEvents(handle.clone())),
                 Arc::new(secrets::KeychainSecrets),
             );
@@ -70,7 +85,27 @@ pub fn run() {
             Ok(())
         });
     if let Err(e) = builder.run(tauri::generate_context!()) {
+        eprintln!("mostrador: {e}");
         tracing::error!(error = %e, "the app stopped with an error");
         std::process::exit(1);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::choose_data_dir;
+    use std::path::PathBuf;
+
+    #[test]
+    fn the_data_folder_is_configured_or_the_os_one_never_a_temporary_one() {
+        let os = || Ok(PathBuf::from("/home/ana/.local/share/mostrador"));
+        assert_eq!(
+            choose_data_dir(Some("/srv/mostrador".into()), os()),
+            Ok(PathBuf::from("/srv/mostrador"))
+        );
+        assert_eq!(choose_data_dir(None, os()), os());
+        assert_eq!(choose_data_dir(Some("  ".into()), os()), os());
+        let unknown = choose_data_dir(None, Err("no home directory".into())).unwrap_err();
+        assert!(unknown.contains("MOSTRADOR_DATA_DIR"), "{unknown}");
     }
 }

@@ -6,12 +6,7 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 
 /// The secrets Mostrador keeps, by their seed environment names.
-pub const SECRET_NAMES: [&str; 4] = [
-    "GHL_ACCESS_TOKEN",
-    "MP_ACCESS_TOKEN",
-    "MP_WEBHOOK_SECRET",
-    "NGROK_AUTHTOKEN",
-];
+pub const SECRET_NAMES: [&str; 3] = ["GHL_ACCESS_TOKEN", "MP_ACCESS_TOKEN", "MP_WEBHOOK_SECRET"];
 
 /// Why a secret could not be read or written (never contains the secret).
 #[derive(Debug, thiserror::Error)]

@@ -82,6 +82,21 @@ fn missing(field: &str) -> Response {
 
 /// A domain error as the API's status and JSON; internals stay in the log.
 fn desk_error(e: DeskError) -> Response {
+    desk_error_named(e, &[])
+}
+
+/// The seed's create-appointment names for the domain's fields: a client of the REST API
+/// sees its own field names in errors.
+const CREATE_APPOINTMENT_FIELDS: &[(&str, &str)] = &[
+    ("amount", "payment_amount"),
+    ("description", "payment_description"),
+    ("patientName", "title"),
+    ("idempotencyKey", "Idempotency-Key"),
+];
+
+/// [`desk_error`], with the domain's field names replaced by the request's (`names`:
+/// domain name → request name).
+fn desk_error_named(e: DeskError, names: &[(&str, &'static str)]) -> Response {
     let status = match &e {
         DeskError::Validation { .. } => StatusCode::BAD_REQUEST,
         DeskError::SlotTaken | DeskError::Conflict(_) => StatusCode::CONFLICT,
@@ -98,7 +113,11 @@ fn desk_error(e: DeskError) -> Response {
     };
     let mut body = json!({ "error": e.public_message(), "code": e.code() });
     if let Some(field) = e.field() {
-        body["field"] = json!(field);
+        let named = names
+            .iter()
+            .find(|(domain, _)| *domain == field)
+            .map_or(field, |(_, request)| request);
+        body["field"] = json!(named);
     }
     (status, Json(body)).into_response()
 }
@@ -243,7 +262,7 @@ async fn create_appointment(
     };
     let view = match state.desk.create_booking(request).await {
         Ok(v) => v,
-        Err(e) => return desk_error(e),
+        Err(e) => return desk_error_named(e, CREATE_APPOINTMENT_FIELDS),
     };
     let (booking, charge) = match (
         state.desk.store().booking(&view.id).await,

@@ -1,15 +1,16 @@
 //! Starting Mostrador in a process: storage, provider clients, the [`Desk`], the inbox
 //! worker and the webhook listener. The desktop app and the hub both start through here,
-//! so there is one code path for two hosts. Demo mode starts the sandbox in-process and
-//! points everything at it.
+//! so there is one code path for two hosts. Demo mode is the desktop shell's: it starts the
+//! sandbox and hands its settings to [`Host::start_on`] like any clinic's, so the headless
+//! hub does not contain the fake.
 
-use crate::listener::{ListenerState, router};
-use crate::rate_limit::RateLimit;
+use crate::listener::{ListenerCounters, ListenerState, router};
+use crate::rate_limit::{IpRange, RateLimit};
+use crate::serve::{ConnectionStats, ServeLimits, serve};
 use desk::events::EventSink;
 use desk::money::Currency;
 use desk::store::SqlStore;
 use desk::{ClinicConfig, Desk, Store};
-use sandbox::{Sandbox, SandboxConfig};
 use secrecy::SecretString;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -18,12 +19,9 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::task::JoinHandle;
 
-/// The public base the demo pretends to have; the sandbox forwards it to our listener,
-/// as ngrok would.
-pub const DEMO_PUBLIC_URL: &str = "https://demo-tunnel.mostrador.invalid";
-
-/// Everything needed to run for a real clinic. Secrets print as `[REDACTED]`.
-#[derive(Clone, Debug)]
+/// Everything needed to run for a real clinic. Its `Debug` prints no secret: tokens are
+/// `[REDACTED]` and the database URL's password is masked.
+#[derive(Clone)]
 pub struct HostConfig {
     /// `DATABASE_URL`; `None` means the SQLite file `mostrador.db` in `data_dir`.
     pub database_url: Option<String>,
@@ -49,6 +47,69 @@ pub struct HostConfig {
     pub after_payment: desk::config::AfterPayment,
     /// `UNPAID_HOLD_MINUTES`: cancel bookings left unpaid this long; `None` never does.
     pub unpaid_hold: Option<Duration>,
+    /// `MP_ACCEPT_IPN`: store unsigned legacy IPN notifications (off by default).
+    pub accept_ipn: bool,
+    /// `TRUSTED_PROXIES`: proxies whose `X-Forwarded-For` names the client.
+    pub trusted_proxies: Vec<IpRange>,
+    /// The listener's budget of refused requests per client.
+    pub rate_limit: RateLimit,
+    /// Connections and header timeouts of the listener.
+    pub serve_limits: ServeLimits,
+    /// `RETENTION_DAYS`: processed deliveries and providers' raw JSON older than this are
+    /// purged by the reconciler; `None` keeps them.
+    pub retention: Option<Duration>,
+}
+
+impl std::fmt::Debug for HostConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HostConfig")
+            .field(
+                "database_url",
+                &self.database_url.as_deref().map(redact_url),
+            )
+            .field("data_dir", &self.data_dir)
+            .field("listen_addr", &self.listen_addr)
+            .field("ghl_base_url", &self.ghl_base_url)
+            .field("ghl_access_token", &self.ghl_access_token)
+            .field("ghl_location_id", &self.ghl_location_id)
+            .field("mp_base_url", &self.mp_base_url)
+            .field("mp_access_token", &self.mp_access_token)
+            .field("mp_webhook_secret", &self.mp_webhook_secret)
+            .field("public_webhook_url", &self.public_webhook_url)
+            .field("currency", &self.currency)
+            .field("timezone", &self.timezone)
+            .field("link_ttl", &self.link_ttl)
+            .field("reconcile_every", &self.reconcile_every)
+            .field("after_payment", &self.after_payment)
+            .field("unpaid_hold", &self.unpaid_hold)
+            .field("accept_ipn", &self.accept_ipn)
+            .field("trusted_proxies", &self.trusted_proxies)
+            .field("rate_limit", &self.rate_limit)
+            .field("serve_limits", &self.serve_limits)
+            .field("retention", &self.retention)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A URL with the password of its `user:password@` part masked.
+pub fn redact_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_string();
+    };
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(authority_end);
+    match authority.rsplit_once('@') {
+        Some((userinfo, host)) => {
+            let user = userinfo.split(':').next().unwrap_or_default();
+            let masked = if userinfo.contains(':') {
+                format!("{user}:***")
+            } else {
+                user.to_string()
+            };
+            format!("{scheme}://{masked}@{host}{tail}")
+        }
+        None => url.to_string(),
+    }
 }
 
 /// Default reconcile interval: often enough that a lost webhook costs minutes, gently enough
@@ -68,80 +129,31 @@ pub enum HostError {
     Io(#[from] std::io::Error),
 }
 
-/// A running Mostrador: the desk, its listener and workers (and, in demo mode, the sandbox).
+/// A running Mostrador: the desk, its listener and workers.
 pub struct Host {
     pub desk: Arc<Desk>,
     /// `http://127.0.0.1:PORT` of the webhook listener.
     pub listener_url: String,
-    pub sandbox: Option<Sandbox>,
-    pub demo: bool,
+    /// The listener's connections (open, peak).
+    pub connections: Arc<ConnectionStats>,
+    /// Deliveries the listener acknowledged and dropped, by reason.
+    pub counters: Arc<ListenerCounters>,
     tasks: Vec<JoinHandle<()>>,
 }
 
 impl Host {
-    /// Starts for a real clinic.
+    /// Starts for a real clinic, binding `config.listen_addr`.
     pub async fn start(config: HostConfig, events: Arc<dyn EventSink>) -> Result<Host, HostError> {
         let listener = tokio::net::TcpListener::bind(config.listen_addr).await?;
-        Self::launch(config, listener, events, None).await
+        Self::start_on(config, listener, events).await
     }
 
-    /// Starts demo mode: the sandbox in-process, a fresh SQLite file under
-    /// `data_dir/demo`, the listener on `listen_addr` (port 0 picks one) reached by the
-    /// sandbox through a fake tunnel.
-    pub async fn start_demo(
-        data_dir: PathBuf,
-        listen_addr: SocketAddr,
-        events: Arc<dyn EventSink>,
-    ) -> Result<Host, HostError> {
-        let sandbox = Sandbox::start(SandboxConfig::demo()).await?;
-        let listener = tokio::net::TcpListener::bind(listen_addr).await?;
-        sandbox.add_tunnel(
-            DEMO_PUBLIC_URL,
-            &format!("http://{}", listener.local_addr()?),
-        );
-        sandbox.set_ghl_webhook_url(Some(&format!(
-            "{DEMO_PUBLIC_URL}{}",
-            desk::config::GHL_WEBHOOK_PATH
-        )));
-
-        // The sandbox forgets everything on exit, so the demo database starts fresh too.
-        let demo_dir = data_dir.join("demo");
-        for name in ["mostrador.db", "mostrador.db-wal", "mostrador.db-shm"] {
-            let _ = std::fs::remove_file(demo_dir.join(name));
-        }
-        let sc = sandbox.config().clone();
-        let config = HostConfig {
-            database_url: None,
-            data_dir: demo_dir,
-            listen_addr,
-            ghl_base_url: sandbox.ghl_base_url(),
-            ghl_access_token: SecretString::from(sc.ghl_access_token),
-            ghl_location_id: sc.location_id,
-            mp_base_url: sandbox.mp_base_url(),
-            mp_access_token: SecretString::from(sc.mp_access_token),
-            mp_webhook_secret: Some(SecretString::from(sc.mp_webhook_secret)),
-            public_webhook_url: Some(DEMO_PUBLIC_URL.into()),
-            currency: Currency::Pen,
-            timezone: None,
-            link_ttl: Duration::from_secs(24 * 3600),
-            reconcile_every: DEFAULT_RECONCILE_EVERY,
-            after_payment: desk::config::AfterPayment::default(),
-            unpaid_hold: None,
-            ghl_webhook_public_keys: Some(format!(
-                "{}\n{}",
-                sandbox::SANDBOX_GHL_ED25519_PUBLIC_KEY_PEM,
-                sandbox::SANDBOX_GHL_RSA_PUBLIC_KEY_PEM
-            )),
-        };
-        Self::launch(config, listener, events, Some(sandbox)).await
-    }
-
-    /// Opens storage, builds the clients, learns the clinic from GHL, and runs.
-    async fn launch(
+    /// Starts on a listener already bound (demo mode binds first, to point its fake tunnel
+    /// at it): opens storage, builds the clients, learns the clinic from GHL, and runs.
+    pub async fn start_on(
         config: HostConfig,
         listener: tokio::net::TcpListener,
         events: Arc<dyn EventSink>,
-        sandbox: Option<Sandbox>,
     ) -> Result<Host, HostError> {
         let store = open_store(&config).await?;
         let ghl = ghl::Client::new(ghl::ClientConfig::new(
@@ -191,39 +203,35 @@ impl Host {
                 .with_pems(pems)
                 .map_err(|e| HostError::Config(format!("GHL_WEBHOOK_PUBLIC_KEYS: {e}")))?;
         }
+        let counters = Arc::new(ListenerCounters::default());
         let listener_state = ListenerState {
-            desk,
+            desk: desk.clone(),
             mp_webhook_secret: config.mp_webhook_secret.clone(),
-            rate_limit: RateLimit::default(),
+            rate_limit: config.rate_limit,
             ghl_keys: Arc::new(keys),
+            accept_ipn: config.accept_ipn,
+            trusted_proxies: config.trusted_proxies.clone(),
+            counters: counters.clone(),
         };
-        Self::run(listener_state, listener, config.reconcile_every, sandbox).await
-    }
 
-    async fn run(
-        state: ListenerState,
-        listener: tokio::net::TcpListener,
-        reconcile_every: Duration,
-        sandbox: Option<Sandbox>,
-    ) -> Result<Host, HostError> {
         let listener_url = format!("http://{}", listener.local_addr()?);
-        let desk = state.desk.clone();
-        let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
-        let serve = tokio::spawn(async move {
-            if let Err(e) = axum::serve(listener, app).await {
-                tracing::error!(error = %e, "webhook listener stopped");
-            }
-        });
+        let connections = Arc::new(ConnectionStats::default());
+        let serving = tokio::spawn(serve(
+            listener,
+            router(listener_state),
+            config.serve_limits,
+            connections.clone(),
+        ));
         let inbox = tokio::spawn(desk.clone().run_inbox_worker(Duration::from_secs(5)));
         let outbox = tokio::spawn(desk.clone().run_outbox_worker(Duration::from_secs(5)));
-        let reconciler = tokio::spawn(desk.clone().run_reconciler(reconcile_every));
-        tracing::info!(listener = %listener_url, demo = sandbox.is_some(), "Mostrador started");
+        let reconciler = tokio::spawn(desk.clone().run_reconciler(config.reconcile_every));
+        tracing::info!(listener = %listener_url, "Mostrador started");
         Ok(Host {
             desk,
             listener_url,
-            demo: sandbox.is_some(),
-            sandbox,
-            tasks: vec![serve, inbox, outbox, reconciler],
+            connections,
+            counters,
+            tasks: vec![serving, inbox, outbox, reconciler],
         })
     }
 
@@ -231,9 +239,6 @@ impl Host {
     pub async fn shutdown(self) {
         for t in &self.tasks {
             t.abort();
-        }
-        if let Some(s) = self.sandbox {
-            s.shutdown().await;
         }
     }
 }

@@ -9,5 +9,6 @@ pub mod config;
 pub mod host;
 pub mod listener;
 pub mod rate_limit;
+pub mod serve;
 
 pub use host::{Host, HostConfig, HostError};

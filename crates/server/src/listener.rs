@@ -1,6 +1,12 @@
 //! The public webhook listener: only the seed's two webhook paths and `/healthz`.
 //! A delivery is verified before anything else, stored, and only then answered 200; if it
-//! cannot be stored the answer is 503 (MP retries). Bodies over 256 KiB get 413.
+//! cannot be stored the answer is 503 (MP retries). Bodies over 256 KiB get 413 — a
+//! declared `Content-Length` over the limit before a byte of the body is read.
+//!
+//! What is stored is rebuilt from verified fields only: extra query parameters appended to a
+//! captured request neither make a new delivery nor reach the inbox. Unsigned legacy IPN is
+//! off unless `MP_ACCEPT_IPN` turns it on. A GHL event for another location (GHL signs every
+//! app's webhooks with one key) is answered 200 and ignored.
 
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, RawQuery, State};
@@ -15,13 +21,19 @@ use mercadopago::webhook::{QueryParams, verify_signature};
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::json;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
+use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::timeout::TimeoutLayer;
 
-use crate::rate_limit::{self, Limiter, RateLimit};
+use crate::rate_limit::{self, IpRange, Limiter, RateLimit};
 
 /// Largest webhook body accepted.
 pub const BODY_LIMIT: usize = 256 * 1024;
+/// Longest MP query string accepted: MP's own are well under 100 bytes.
+pub const QUERY_LIMIT: usize = 512;
+/// Longest `data.id` or `type` value kept from an MP query.
+const FIELD_LIMIT: usize = 64;
 
 /// What the listener needs.
 #[derive(Clone)]
@@ -32,12 +44,36 @@ pub struct ListenerState {
     pub rate_limit: RateLimit,
     /// GHL's published keys plus any configured ones (and the sandbox's in demo mode).
     pub ghl_keys: Arc<ghl::webhook::WebhookKeys>,
+    /// `MP_ACCEPT_IPN`: store unsigned legacy IPN (`?topic=payment&id=N`); off by default.
+    pub accept_ipn: bool,
+    /// `TRUSTED_PROXIES`: peers whose `X-Forwarded-For` names the real client.
+    pub trusted_proxies: Vec<IpRange>,
+    /// What the listener ignored, for health and tests.
+    pub counters: Arc<ListenerCounters>,
 }
 
-/// The listener's routes; anything else is 404. Serve it with
-/// `into_make_service_with_connect_info::<SocketAddr>()`: the rate limit is per client address.
+/// Deliveries answered 200 but not stored, by reason.
+#[derive(Debug, Default)]
+pub struct ListenerCounters {
+    /// GHL events whose `locationId` is missing or another clinic's.
+    pub foreign_location: AtomicU64,
+    /// Legacy IPN requests while `MP_ACCEPT_IPN` is off, or unusable ones.
+    pub ipn_ignored: AtomicU64,
+}
+
+impl ListenerCounters {
+    pub fn foreign_location(&self) -> u64 {
+        self.foreign_location.load(Ordering::Relaxed)
+    }
+    pub fn ipn_ignored(&self) -> u64 {
+        self.ipn_ignored.load(Ordering::Relaxed)
+    }
+}
+
+/// The listener's routes; anything else is 404. Serve it with [`crate::serve::serve`] (or
+/// anything that gives each request `ConnectInfo<SocketAddr>`): refusals are charged per client.
 pub fn router(state: ListenerState) -> Router {
-    let limiter = Limiter::new(state.rate_limit);
+    let limiter = Limiter::new(state.rate_limit, state.trusted_proxies.clone());
     // A request that cannot finish in time (a database that hangs rather than refuses) is
     // answered with the status each provider retries: 503 for MP, 429 for GHL, which
     // retries nothing else.
@@ -56,6 +92,9 @@ pub fn router(state: ListenerState) -> Router {
             get(healthz).layer(timeout(StatusCode::SERVICE_UNAVAILABLE)),
         )
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        // Refuses a declared length over the limit before the body is read (and caps a
+        // chunked one while it is).
+        .layer(RequestBodyLimitLayer::new(BODY_LIMIT))
         .layer(axum::middleware::from_fn_with_state(
             limiter,
             rate_limit::limit,
@@ -78,19 +117,18 @@ async fn mp_webhook(
     body: Bytes,
 ) -> Response {
     let query = query.unwrap_or_default();
+    if query.len() > QUERY_LIMIT {
+        return answer(
+            StatusCode::BAD_REQUEST,
+            json!({ "error": "query too long" }),
+        );
+    }
     let params = QueryParams::parse(&query);
     let signature = header(&headers, "x-signature");
 
     if signature.is_none() {
-        // Legacy IPN (`topic` + `id`) is unsigned: it may only trigger a re-read of the
-        // payment from MP's API, which is what processing does with every delivery.
         if let (Some(topic), Some(id)) = (params.get("topic"), params.get("id")) {
-            if topic == "payment" && id.bytes().all(|b| b.is_ascii_digit()) && id.len() <= 20 {
-                // One re-read per payment per minute, however often it is sent.
-                let minute = chrono_minute();
-                return store(&state, "mp_ipn", query.clone(), Vec::new(), minute).await;
-            }
-            return answer(StatusCode::OK, json!({ "status": "ignored" }));
+            return legacy_ipn(&state, topic, id).await;
         }
         return answer(
             StatusCode::UNAUTHORIZED,
@@ -106,15 +144,16 @@ async fn mp_webhook(
         );
     };
     let request_id = header(&headers, "x-request-id");
+    let data_id = params.get("data.id");
     let verified = match verify_signature(
         secret.expose_secret().as_bytes(),
         signature,
         request_id,
-        params.get("data.id"),
+        data_id,
     ) {
         Ok(v) => v,
         Err(reason) => {
-            tracing::info!(%reason, "MP delivery with a bad signature refused");
+            tracing::debug!(%reason, "MP delivery with a bad signature refused");
             return answer(
                 StatusCode::UNAUTHORIZED,
                 json!({ "error": "invalid signature" }),
@@ -131,21 +170,59 @@ async fn mp_webhook(
             json!({ "error": "malformed JSON body" }),
         );
     }
-    // One delivery (and its byte-identical retries) per key. MP may omit `x-request-id`; then
-    // two different notifications signed in the same second must not share a key, so the
-    // body's hash joins it.
+    // What is stored, and what makes it one delivery, come from what the signature covers
+    // (`data.id`, `x-request-id`, `ts`) plus MP's `type`; anything appended is dropped. MP
+    // may omit `x-request-id`; then two notifications signed in the same second must not
+    // share a key, so the body's hash joins it.
+    let data_id = data_id.filter(|v| v.len() <= FIELD_LIMIT);
+    let topic = params.get("type").filter(|v| v.len() <= FIELD_LIMIT);
+    let stored_query = {
+        let mut q = url::form_urlencoded::Serializer::new(String::new());
+        if let Some(id) = data_id {
+            q.append_pair("data.id", id);
+        }
+        if let Some(topic) = topic {
+            q.append_pair("type", topic);
+        }
+        q.finish()
+    };
     let delivery = match request_id {
-        Some(rid) => format!("{rid}|{}", verified.ts),
+        Some(rid) => format!("{}|{rid}|{}", data_id.unwrap_or_default(), verified.ts),
         None => {
             use sha2::Digest;
             format!(
-                "|{}|{}",
+                "{}||{}|{}",
+                data_id.unwrap_or_default(),
                 verified.ts,
                 hex::encode(sha2::Sha256::digest(&body))
             )
         }
     };
-    store(&state, "mp", query, body.to_vec(), delivery).await
+    store(&state, "mp", stored_query, body.to_vec(), delivery).await
+}
+
+/// Legacy IPN (`topic` + `id`) is unsigned, so anyone can send one. With `MP_ACCEPT_IPN` on,
+/// a payment's IPN may only trigger a re-read of that payment from MP's API, once a minute
+/// at most however it is dressed: only the rebuilt `topic=payment&id=N` is stored, keyed by
+/// (id, minute). Otherwise it is answered 200 (so MP does not retry) and dropped.
+async fn legacy_ipn(state: &ListenerState, topic: &str, id: &str) -> Response {
+    let usable = topic == "payment"
+        && !id.is_empty()
+        && id.len() <= 20
+        && id.bytes().all(|b| b.is_ascii_digit());
+    if !state.accept_ipn || !usable {
+        state.counters.ipn_ignored.fetch_add(1, Ordering::Relaxed);
+        return answer(StatusCode::OK, json!({ "status": "ignored" }));
+    }
+    let minute = chrono::Utc::now().timestamp().div_euclid(60);
+    store(
+        state,
+        "mp_ipn",
+        format!("topic=payment&id={id}"),
+        Vec::new(),
+        format!("{id}|{minute}"),
+    )
+    .await
 }
 
 async fn store(
@@ -173,14 +250,6 @@ async fn store(
     }
 }
 
-fn chrono_minute() -> String {
-    (std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() / 60)
-        .unwrap_or(0))
-    .to_string()
-}
-
 /// GHL appointment webhooks: the signature over the raw bytes first (Ed25519, else RSA);
 /// stored by `webhookId`, then 200. Storage trouble answers 429, the only status GHL retries.
 async fn ghl_webhook(
@@ -195,7 +264,7 @@ async fn ghl_webhook(
     ) {
         Ok(s) => s,
         Err(reason) => {
-            tracing::info!(%reason, "GHL delivery with a bad signature refused");
+            tracing::debug!(%reason, "GHL delivery with a bad signature refused");
             return answer(
                 StatusCode::UNAUTHORIZED,
                 json!({ "error": "invalid signature" }),
@@ -211,6 +280,17 @@ async fn ghl_webhook(
             );
         }
     };
+    // GHL signs every app's webhooks with one key: the signature does not say the event is
+    // this clinic's. Another location's (or one naming none) is acknowledged, so GHL does
+    // not retry it, and dropped.
+    if event.location_id.as_deref() != Some(state.desk.clinic().location_id.as_str()) {
+        state
+            .counters
+            .foreign_location
+            .fetch_add(1, Ordering::Relaxed);
+        tracing::info!(?scheme, "GHL delivery for another location ignored");
+        return answer(StatusCode::OK, json!({ "status": "ignored" }));
+    }
     if event.is_stale(chrono::Utc::now(), ghl::webhook::REPLAY_WINDOW) {
         tracing::info!(?scheme, "stale GHL delivery ignored");
         return answer(StatusCode::OK, json!({ "status": "ignored" }));

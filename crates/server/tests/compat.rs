@@ -3,30 +3,27 @@
 
 use chrono::{Duration, NaiveTime, TimeZone, Utc};
 use desk::events::NoEvents;
-use sandbox::{PayRequest, seed};
+use sandbox::{PayRequest, Sandbox, seed};
 use serde_json::{Value, json};
 use server::Host;
 use server::compat::{CompatState, router};
 use std::sync::Arc;
 
+mod support;
+
 const TOKEN: &str = "hub-test-token-0123456789";
 
 struct Api {
     host: Host,
+    sandbox: Sandbox,
     base: String,
     http: reqwest::Client,
     _dir: tempfile::TempDir,
 }
 
 async fn start() -> Api {
-    let dir = tempfile::tempdir().unwrap();
-    let host = Host::start_demo(
-        dir.path().to_path_buf(),
-        "127.0.0.1:0".parse().unwrap(),
-        Arc::new(NoEvents),
-    )
-    .await
-    .unwrap();
+    let support::InProcess { host, sandbox, dir } =
+        support::InProcess::start(None, Arc::new(NoEvents), &[]).await;
     let app = router(CompatState {
         desk: host.desk.clone(),
         token: TOKEN.to_string().into(),
@@ -36,6 +33,7 @@ async fn start() -> Api {
     tokio::spawn(async move { axum::serve(listener, app).await });
     Api {
         host,
+        sandbox,
         base,
         http: reqwest::Client::new(),
         _dir: dir,
@@ -271,7 +269,7 @@ async fn payments_list_uses_mp_words_and_a_second_link_is_a_conflict() {
     assert_eq!(list[0]["amount"], json!("150.50"));
     assert_eq!(list[0]["appointment_ghl_id"], json!(ghl_id));
 
-    let sandbox = api.host.sandbox.as_ref().unwrap();
+    let sandbox = &api.sandbox;
     let pref = created["payment_preference_id"].as_str().unwrap();
     let paid = sandbox
         .pay_preference(pref, PayRequest::default())
@@ -378,7 +376,7 @@ async fn delete_cancels_expires_the_link_and_a_paid_one_refunds_only_when_asked(
         .await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["message"], "Cita cancelada correctamente");
-    let sandbox = api.host.sandbox.as_ref().unwrap();
+    let sandbox = &api.sandbox;
     assert!(
         sandbox
             .pay_preference(
@@ -442,4 +440,29 @@ async fn delete_cancels_expires_the_link_and_a_paid_one_refunds_only_when_asked(
         .await;
     assert_eq!(status, 404);
     api.host.shutdown().await;
+}
+
+/// A REST client sees its own field names in errors (`payment_amount`, not the domain's
+/// `amount`), and nothing is booked.
+#[tokio::test]
+async fn create_errors_name_the_fields_the_client_sent() {
+    let api = start().await;
+    for (field, value, named) in [
+        ("payment_amount", json!("12.345"), "payment_amount"),
+        ("payment_amount", json!("-5"), "payment_amount"),
+        (
+            "payment_description",
+            json!("x".repeat(201)),
+            "payment_description",
+        ),
+        ("title", json!("t".repeat(201)), "title"),
+    ] {
+        let mut body = appointment(15);
+        body[field] = value;
+        let (status, answer) = api.post("/api/appointments/create/", &body, None).await;
+        assert_eq!(status, 400, "{field}: {answer}");
+        assert_eq!(answer["field"], named, "{field}: {answer}");
+    }
+    let (_, list) = api.get("/api/appointments/appointments/").await;
+    assert_eq!(list.as_array().unwrap().len(), 0, "nothing was booked");
 }

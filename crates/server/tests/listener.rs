@@ -4,44 +4,45 @@
 use desk::events::BroadcastEvents;
 use desk::{CreateBooking, DeskEvent};
 use hmac::{Hmac, Mac};
-use sandbox::{PayRequest, seed};
+use sandbox::{PayRequest, Sandbox, seed};
 use server::Host;
 use sha2::Sha256;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::broadcast;
 
+mod support;
+
 const MP_PATH: &str = "/api/payments/webhooks/mp/";
 
 struct Running {
     host: Host,
+    sandbox: Sandbox,
     events: broadcast::Receiver<DeskEvent>,
     http: reqwest::Client,
     _dir: tempfile::TempDir,
 }
 
-/// Demo mode with GHL's appointment webhooks off, so the inbox holds only MP deliveries.
+/// GHL's appointment webhooks off, so the inbox holds only MP deliveries.
 async fn start_mp_only() -> Running {
     let r = start().await;
-    r.host.sandbox.as_ref().unwrap().set_ghl_webhook_url(None);
+    r.sandbox.set_ghl_webhook_url(None);
     r
 }
 
 async fn start() -> Running {
-    let dir = tempfile::tempdir().unwrap();
+    start_with(&[]).await
+}
+
+async fn start_with(overrides: &[(&str, &str)]) -> Running {
     let (tx, rx) = broadcast::channel(64);
-    let host = Host::start_demo(
-        dir.path().to_path_buf(),
-        "127.0.0.1:0".parse().unwrap(),
-        Arc::new(BroadcastEvents(tx)),
-    )
-    .await
-    .unwrap();
+    let hub = support::InProcess::start(None, Arc::new(BroadcastEvents(tx)), overrides).await;
     Running {
-        host,
+        host: hub.host,
+        sandbox: hub.sandbox,
         events: rx,
         http: reqwest::Client::new(),
-        _dir: dir,
+        _dir: hub.dir,
     }
 }
 
@@ -160,14 +161,7 @@ async fn an_unsigned_or_forged_delivery_is_401_and_stores_nothing() {
 #[tokio::test]
 async fn a_body_over_the_limit_is_413() {
     let r = start().await;
-    let secret = r
-        .host
-        .sandbox
-        .as_ref()
-        .unwrap()
-        .config()
-        .mp_webhook_secret
-        .clone();
+    let secret = r.sandbox.config().mp_webhook_secret.clone();
     let url = format!("{}{MP_PATH}?data.id=1&type=payment", r.host.listener_url);
     let resp = r
         .http
@@ -185,14 +179,7 @@ async fn a_body_over_the_limit_is_413() {
 #[tokio::test]
 async fn malformed_json_with_a_valid_signature_is_400() {
     let r = start().await;
-    let secret = r
-        .host
-        .sandbox
-        .as_ref()
-        .unwrap()
-        .config()
-        .mp_webhook_secret
-        .clone();
+    let secret = r.sandbox.config().mp_webhook_secret.clone();
     let url = format!("{}{MP_PATH}?data.id=1&type=payment", r.host.listener_url);
     let resp = r
         .http
@@ -249,7 +236,7 @@ async fn a_ghl_cancel_reaches_the_booking_and_expires_its_unpaid_link() {
         .unwrap();
     let charge_id = view.charge.unwrap().id;
     let ghl_id = view.ghl_id.unwrap();
-    let sandbox = r.host.sandbox.as_ref().unwrap();
+    let sandbox = &r.sandbox;
     let c = sandbox.config();
     let client = ghl::Client::new(ghl::ClientConfig::new(
         sandbox.ghl_base_url(),
@@ -267,7 +254,7 @@ async fn a_ghl_cancel_reaches_the_booking_and_expires_its_unpaid_link() {
             break;
         }
         if tokio::time::Instant::now() >= deadline {
-            let sandbox = r.host.sandbox.as_ref().unwrap();
+            let sandbox = &r.sandbox;
             let deliveries: Vec<String> = sandbox
                 .ghl_deliveries()
                 .iter()
@@ -302,10 +289,7 @@ async fn a_ghl_cancel_reaches_the_booking_and_expires_its_unpaid_link() {
     // The link can no longer be paid.
     let charge = r.host.desk.charge(&charge_id).await.unwrap();
     let paid = r
-        .host
         .sandbox
-        .as_ref()
-        .unwrap()
         .pay_preference(
             charge.preference_id.as_deref().unwrap(),
             PayRequest::default(),
@@ -325,7 +309,7 @@ async fn a_paid_link_turns_the_charge_paid_through_the_listener() {
         .await
         .unwrap();
     let charge = r.host.desk.charge(&view.charge.unwrap().id).await.unwrap();
-    let sandbox = r.host.sandbox.as_ref().unwrap();
+    let sandbox = &r.sandbox;
     let outcome = sandbox
         .pay_preference(
             charge.preference_id.as_deref().unwrap(),
@@ -361,7 +345,7 @@ async fn a_replayed_delivery_is_stored_once_and_changes_nothing() {
         .await
         .unwrap();
     let charge = r.host.desk.charge(&view.charge.unwrap().id).await.unwrap();
-    let sandbox = r.host.sandbox.as_ref().unwrap();
+    let sandbox = &r.sandbox;
     sandbox
         .pay_preference(
             charge.preference_id.as_deref().unwrap(),
@@ -372,7 +356,7 @@ async fn a_replayed_delivery_is_stored_once_and_changes_nothing() {
     wait_for_status(&mut r, &charge.id, "paid").await;
     let paid = r.host.desk.charge(&charge.id).await.unwrap();
 
-    let sent = r.host.sandbox.as_ref().unwrap().deliveries().pop().unwrap();
+    let sent = r.sandbox.deliveries().pop().unwrap();
     let target = sent.delivered_to.clone().unwrap();
     for _ in 0..3 {
         let mut replay = r.http.post(&target).body(sent.body.clone());
@@ -388,8 +372,9 @@ async fn a_replayed_delivery_is_stored_once_and_changes_nothing() {
 }
 
 #[tokio::test]
-async fn a_legacy_ipn_is_accepted_and_only_triggers_a_reread() {
-    let mut r = start_mp_only().await;
+async fn a_legacy_ipn_is_accepted_when_switched_on_and_only_triggers_a_reread() {
+    let mut r = start_with(&[("MP_ACCEPT_IPN", "1")]).await;
+    r.sandbox.set_ghl_webhook_url(None);
     let view = r
         .host
         .desk
@@ -397,9 +382,9 @@ async fn a_legacy_ipn_is_accepted_and_only_triggers_a_reread() {
         .await
         .unwrap();
     let charge = r.host.desk.charge(&view.charge.unwrap().id).await.unwrap();
-    let sandbox = r.host.sandbox.as_ref().unwrap();
+    let sandbox = &r.sandbox;
     // Pay with no delivery reaching us: the tunnel is replaced by a dead end first.
-    sandbox.add_tunnel(server::host::DEMO_PUBLIC_URL, "http://127.0.0.1:9");
+    sandbox.add_tunnel(support::PUBLIC_URL, "http://127.0.0.1:9");
     let paid = sandbox
         .pay_preference(
             charge.preference_id.as_deref().unwrap(),
@@ -412,33 +397,73 @@ async fn a_legacy_ipn_is_accepted_and_only_triggers_a_reread() {
         "{}{MP_PATH}?topic=payment&id={}",
         r.host.listener_url, paid.payment_id
     );
-    // Sent twice within a minute: one re-read.
-    for _ in 0..2 {
-        assert_eq!(r.http.post(&url).send().await.unwrap().status(), 200);
+    // Sent again and again within a minute, dressed up with extra parameters: one
+    // delivery, stored as the rebuilt query only, so one re-read.
+    for extra in ["", "&x=1", "&x=2&y=3", "&topic=merchant_order"] {
+        let resp = r.http.post(format!("{url}{extra}")).send().await.unwrap();
+        assert_eq!(resp.status(), 200, "{extra}");
     }
     wait_for_status(&mut r, &charge.id, "paid").await;
     assert_eq!(inbox(&r).await.0, 1);
+    assert_eq!(r.host.counters.ipn_ignored(), 0);
 }
 
+/// Refusals are charged to their client; a verified delivery is never refused by the limit,
+/// so junk sent through the same tunnel or proxy address cannot push it into 429.
 #[tokio::test]
-async fn a_client_over_its_allowance_gets_429() {
-    let r = start().await;
+async fn only_refusals_are_charged_and_a_signed_delivery_still_gets_through() {
+    let r = start_mp_only().await;
+    let secret = r.sandbox.config().mp_webhook_secret.clone();
     let app = server::listener::router(server::listener::ListenerState {
         desk: r.host.desk.clone(),
-        mp_webhook_secret: None,
+        mp_webhook_secret: Some(secret.clone().into()),
         rate_limit: server::rate_limit::RateLimit {
             burst: 3.0,
             per_second: 0.01,
         },
         ghl_keys: Arc::new(ghl::webhook::WebhookKeys::empty()),
-    })
-    .into_make_service_with_connect_info::<std::net::SocketAddr>();
+        accept_ipn: false,
+        trusted_proxies: Vec::new(),
+        counters: Arc::default(),
+    });
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}/healthz", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, app).await });
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(server::serve::serve(
+        listener,
+        app,
+        server::serve::ServeLimits::default(),
+        Arc::default(),
+    ));
+    // Health checks and other answers that refuse nothing cost nothing.
+    for _ in 0..10 {
+        let resp = r.http.get(format!("{base}/healthz")).send().await.unwrap();
+        assert_eq!(resp.status(), 200);
+    }
     let mut statuses = Vec::new();
     for _ in 0..5 {
-        statuses.push(r.http.get(&url).send().await.unwrap().status().as_u16());
+        let resp = r
+            .http
+            .post(format!("{base}{MP_PATH}"))
+            .send()
+            .await
+            .unwrap();
+        statuses.push(resp.status().as_u16());
     }
-    assert_eq!(statuses, vec![200, 200, 200, 429, 429]);
+    assert_eq!(statuses, vec![401, 401, 401, 429, 429]);
+
+    let (rid, ts) = ("rid-after-junk", chrono::Utc::now().timestamp().to_string());
+    let resp = r
+        .http
+        .post(format!("{base}{MP_PATH}?data.id=123456&type=payment"))
+        .header("x-signature", sign(&secret, "123456", rid, &ts))
+        .header("x-request-id", rid)
+        .body(r#"{"type":"payment","data":{"id":"123456"}}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        resp.status(),
+        200,
+        "a verified delivery is never rate limited"
+    );
 }

@@ -5,7 +5,8 @@
 
 use desk::events::NoEvents;
 use server::Host;
-use server::config::{Env, Settings, host_config};
+use server::config::{Env, Settings, api_config, host_config};
+use server::serve::{ConnectionStats, ServeLimits, serve};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -39,6 +40,13 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    let api = match api_config(&Env) {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("mostrador-hub: {e}");
+            return ExitCode::from(2);
+        }
+    };
     if config.mp_webhook_secret.is_none() {
         tracing::warn!(
             "MP_WEBHOOK_SECRET is not set: MP deliveries are refused; payments are found by polling"
@@ -51,27 +59,28 @@ async fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    if let Some(token) = Env.secret("HUB_API_TOKEN") {
-        let addr = Env
-            .value("API_LISTEN_ADDR")
-            .unwrap_or_else(|| "127.0.0.1:8788".into());
-        let listener = match tokio::net::TcpListener::bind(&addr).await {
+    if let Some(api) = api {
+        let listener = match tokio::net::TcpListener::bind(api.listen_addr).await {
             Ok(l) => l,
             Err(e) => {
-                eprintln!("mostrador-hub: cannot listen on API_LISTEN_ADDR {addr}: {e}");
+                eprintln!(
+                    "mostrador-hub: cannot listen on API_LISTEN_ADDR {}: {e}",
+                    api.listen_addr
+                );
                 return ExitCode::from(2);
             }
         };
-        let api = server::compat::router(server::compat::CompatState {
+        let router = server::compat::router(server::compat::CompatState {
             desk: host.desk.clone(),
-            token,
+            token: api.token,
         });
-        tracing::info!(%addr, "compat REST API on");
-        tokio::spawn(async move {
-            if let Err(e) = axum::serve(listener, api).await {
-                tracing::error!(error = %e, "compat API stopped");
-            }
-        });
+        tracing::info!(addr = %api.listen_addr, "compat REST API on");
+        tokio::spawn(serve(
+            listener,
+            router,
+            ServeLimits::default(),
+            Arc::new(ConnectionStats::default()),
+        ));
     }
     tracing::info!(listener = %host.listener_url, "mostrador-hub running");
     shutdown_signal().await;

@@ -1,13 +1,70 @@
-//! What the hub suites share: the `mostrador-hub` binary started against the sandbox on a
-//! given database (it trusts the sandbox's GHL keys), and MP's signature.
+//! What the hub suites share: a host started in-process against the sandbox on a given
+//! database, through the same settings reader as a clinic's ([`InProcess::start`]); the
+//! `mostrador-hub` binary started likewise ([`start_hub`]); and MP's signature ([`sign`]).
 #![allow(dead_code)] // each suite uses its own part
 
+use desk::events::EventSink;
 use hmac::{Hmac, Mac};
-use sandbox::Sandbox;
+use sandbox::{Sandbox, SandboxConfig};
+use server::Host;
+use server::config::{MapSettings, host_config};
 use sha2::Sha256;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
 use std::time::Duration;
+
+/// The public base the sandbox's fake tunnel forwards to the listener, as ngrok would.
+pub const PUBLIC_URL: &str = "https://hub-tests.mostrador.invalid";
+
+/// A host in this process, the sandbox playing GHL and MP, and the host's data folder.
+pub struct InProcess {
+    pub host: Host,
+    pub sandbox: Sandbox,
+    pub dir: tempfile::TempDir,
+}
+
+impl InProcess {
+    /// Starts the sandbox and a host on its settings (`database_url`, or SQLite in a fresh
+    /// folder), with `overrides` on top, exactly as `mostrador-hub` reads a clinic's. GHL's
+    /// appointment webhooks and MP's go through the fake tunnel to the listener.
+    pub async fn start(
+        database_url: Option<&str>,
+        events: Arc<dyn EventSink>,
+        overrides: &[(&str, &str)],
+    ) -> InProcess {
+        let sandbox = Sandbox::start(SandboxConfig::demo()).await.unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let mut settings = MapSettings::new(sandbox.clinic_settings())
+            .set("PUBLIC_WEBHOOK_URL", PUBLIC_URL)
+            .set("LISTEN_ADDR", "127.0.0.1:0");
+        if let Some(url) = database_url {
+            settings = settings.set("DATABASE_URL", url);
+        }
+        for (name, value) in overrides {
+            settings = settings.set(*name, *value);
+        }
+        let config = host_config(&settings, dir.path().to_path_buf(), "127.0.0.1:0").unwrap();
+        let listener = tokio::net::TcpListener::bind(config.listen_addr)
+            .await
+            .unwrap();
+        sandbox.add_tunnel(
+            PUBLIC_URL,
+            &format!("http://{}", listener.local_addr().unwrap()),
+        );
+        sandbox.set_ghl_webhook_url(Some(&format!(
+            "{PUBLIC_URL}{}",
+            desk::config::GHL_WEBHOOK_PATH
+        )));
+        let host = Host::start_on(config, listener, events).await.unwrap();
+        InProcess { host, sandbox, dir }
+    }
+
+    pub async fn stop(self) {
+        self.host.shutdown().await;
+        self.sandbox.shutdown().await;
+    }
+}
 
 const HUB: &str = env!("CARGO_BIN_EXE_mostrador-hub");
 
