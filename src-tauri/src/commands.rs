@@ -207,14 +207,7 @@ pub async fn refund_charge(
         .desk
         .refund_charge(&charge_id, decision, "desk")
         .await?;
-    let booking = host
-        .desk
-        .store()
-        .booking(&charge.booking_id)
-        .await
-        .map_err(desk::DeskError::from)?
-        .ok_or_else(|| CommandError::new(ErrorCode::NotFound, "booking not found"))?;
-    Ok(host.desk.view_of(&booking).await?)
+    Ok(host.desk.booking_view(&charge.booking_id).await?)
 }
 
 /// "Verificar pago": reads the charge's payments from MP now instead of waiting for a webhook

@@ -1,19 +1,16 @@
-//! [`Desk`]: the service hosts call. Booking with payment (DESIGN §4): validate, store the
-//! booking and a draft charge together, create the GHL appointment with slot validation,
-//! then the MP link. A retry with the same idempotency key returns the same booking.
+//! Booking with payment (DESIGN §4): validate, store the booking and a draft charge
+//! together, create the GHL appointment with slot validation, then the MP link. A retry with
+//! the same idempotency key returns the same booking.
 
-use crate::config::ClinicConfig;
+use crate::desk::Desk;
+use crate::effect::Effect;
 use crate::error::DeskError;
-use crate::events::EventSink;
 use crate::model::*;
 use crate::money::Money;
 use crate::ports::*;
-use crate::store::Store;
 use crate::time::now;
 use crate::view::BookingView;
 use chrono::{DateTime, NaiveDate, NaiveTime, TimeZone, Utc};
-use std::sync::Arc;
-use tokio::sync::{Notify, RwLock};
 
 /// A booking as staff ask for it.
 #[derive(Debug, Clone, PartialEq)]
@@ -36,66 +33,10 @@ pub struct CreateBooking {
     pub source: String,
 }
 
-/// The domain service: one per clinic, shared by every host surface.
-pub struct Desk {
-    pub(crate) store: Arc<dyn Store>,
-    pub(crate) scheduler: Arc<dyn Scheduler>,
-    pub(crate) payments: Arc<dyn Payments>,
-    pub(crate) events: Arc<dyn EventSink>,
-    pub(crate) clinic: ClinicConfig,
-    pub(crate) inbox_wake: Notify,
-    /// Wakes the outbox worker when side effects are queued.
-    pub(crate) outbox_wake: Notify,
-    /// Inbox deliveries this worker leased but could not release when storage failed.
-    pub(crate) held_leases: std::sync::Mutex<Vec<String>>,
-    calendars: RwLock<Vec<CalendarInfo>>,
-}
-
 const MAX_NAME: usize = 200;
 const MAX_KEY: usize = 128;
 
 impl Desk {
-    pub fn new(
-        store: Arc<dyn Store>,
-        scheduler: Arc<dyn Scheduler>,
-        payments: Arc<dyn Payments>,
-        events: Arc<dyn EventSink>,
-        clinic: ClinicConfig,
-    ) -> Self {
-        Self {
-            store,
-            scheduler,
-            payments,
-            events,
-            clinic,
-            inbox_wake: Notify::new(),
-            outbox_wake: Notify::new(),
-            held_leases: std::sync::Mutex::new(Vec::new()),
-            calendars: RwLock::new(Vec::new()),
-        }
-    }
-
-    pub fn clinic(&self) -> &ClinicConfig {
-        &self.clinic
-    }
-
-    pub fn store(&self) -> &Arc<dyn Store> {
-        &self.store
-    }
-
-    /// The clinic's calendars, fetched once and then served from memory.
-    pub async fn calendars(&self) -> Result<Vec<CalendarInfo>, DeskError> {
-        {
-            let cached = self.calendars.read().await;
-            if !cached.is_empty() {
-                return Ok(cached.clone());
-            }
-        }
-        let fresh = self.scheduler.calendars(&self.clinic.location_id).await?;
-        *self.calendars.write().await = fresh.clone();
-        Ok(fresh)
-    }
-
     /// Turns a local date and times typed at the desk into UTC instants in the clinic's zone.
     pub fn local_slot(
         &self,
@@ -475,12 +416,11 @@ impl Desk {
             Err(DeskError::DbUnavailable) => Err(DeskError::DbUnavailable),
             Err(e) => {
                 tracing::warn!(charge = %charge.id, code = ?e.code(), "payment link not created yet");
+                let create = Effect::CreateLink {
+                    charge_id: charge.id.clone(),
+                };
                 self.store
-                    .enqueue(&crate::outbox::charge_effect(
-                        crate::outbox::CREATE_LINK,
-                        &charge.id,
-                        Some(&e),
-                    ))
+                    .enqueue(&create.owed_for_charge(&charge.id, Some(&e))?)
                     .await?;
                 Ok(())
             }
@@ -527,73 +467,6 @@ impl Desk {
         )
         .await;
         Ok(())
-    }
-
-    /// The agenda of one local day (`YYYY-MM-DD`) in the clinic's zone.
-    pub async fn agenda(&self, day: &str) -> Result<Vec<BookingView>, DeskError> {
-        let date = NaiveDate::parse_from_str(day.trim(), "%Y-%m-%d")
-            .map_err(|_| DeskError::validation("day", "the day must be YYYY-MM-DD"))?;
-        let tz = self.clinic.timezone;
-        let start_of = |d: NaiveDate| {
-            tz.from_local_datetime(&d.and_time(NaiveTime::MIN))
-                .earliest()
-                .map(|t| t.with_timezone(&Utc))
-                .ok_or_else(|| DeskError::validation("day", "that day does not exist locally"))
-        };
-        let next = date
-            .succ_opt()
-            .ok_or_else(|| DeskError::validation("day", "day out of range"))?;
-        let rows = self.store.agenda(start_of(date)?, start_of(next)?).await?;
-        let names = self.calendar_names().await;
-        Ok(rows
-            .iter()
-            .map(|(b, c)| BookingView::of(b, c.as_ref(), names(&b.calendar_id), tz))
-            .collect())
-    }
-
-    /// One booking as staff see it.
-    pub async fn view_of(&self, booking: &Booking) -> Result<BookingView, DeskError> {
-        let charge = self.store.charge_of_booking(&booking.id).await?;
-        let names = self.calendar_names().await;
-        Ok(BookingView::of(
-            booking,
-            charge.as_ref(),
-            names(&booking.calendar_id),
-            self.clinic.timezone,
-        ))
-    }
-
-    async fn calendar_names(&self) -> impl Fn(&str) -> Option<String> + use<> {
-        let cals = self.calendars().await.unwrap_or_default();
-        move |id: &str| cals.iter().find(|c| c.id == id).map(|c| c.name.clone())
-    }
-
-    /// A charge by id.
-    pub async fn charge(&self, id: &str) -> Result<Charge, DeskError> {
-        self.store
-            .charge(id)
-            .await?
-            .ok_or_else(|| DeskError::NotFound("charge".into()))
-    }
-
-    pub(crate) async fn audit(
-        &self,
-        actor: &str,
-        action: &str,
-        entity: &str,
-        id: &str,
-        summary: &str,
-    ) {
-        let entry = AuditEntry {
-            actor: actor.into(),
-            action: action.into(),
-            entity: entity.into(),
-            entity_id: id.into(),
-            summary: summary.into(),
-        };
-        if let Err(e) = self.store.audit(&entry).await {
-            tracing::warn!(error = %e, action, "audit line not written");
-        }
     }
 }
 

@@ -7,19 +7,16 @@
 //! cancelled the same way, but only once its link is expired and MP confirms no payment
 //! slipped in.
 
-use crate::booking::Desk;
+use crate::desk::Desk;
+use crate::effect::{Effect, REFUND};
 use crate::error::DeskError;
 use crate::ghl_events::DELETED;
 use crate::model::*;
 use crate::money::Money;
-use crate::outbox::{EXPIRE_LINK, charge_effect};
 use crate::store::StoreError;
 use crate::time::now;
 use crate::view::BookingView;
 use rust_decimal::Decimal;
-
-/// Refund a payment (`{"chargeId", "paymentId", "amount": "12.50" | null}`).
-pub const REFUND: &str = "mp.refund";
 
 /// What staff decided about the money of a paid booking they cancel.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -250,11 +247,9 @@ impl Desk {
             let Some(earlier) = self.store.outbox_item(&refund_key(r.payment_id)).await? else {
                 continue;
             };
-            let asked: serde_json::Value =
-                serde_json::from_str(&earlier.payload).unwrap_or_default();
-            let same = match (asked["amount"].as_str(), r.amount) {
-                (None, None) => true,
-                (Some(text), Some(amount)) => text.parse::<Decimal>().ok() == Some(amount),
+            // An earlier request that cannot be read is not known to be the same one.
+            let same = match earlier.effect() {
+                Ok(Effect::Refund { amount, .. }) => amount == r.amount,
                 _ => false,
             };
             if !same {
@@ -276,20 +271,12 @@ impl Desk {
         actor: &str,
     ) -> Result<(), DeskError> {
         for r in planned {
-            let item = OutboxItem {
-                id: new_id(),
-                kind: REFUND.into(),
-                payload: serde_json::json!({
-                    "chargeId": charge.id,
-                    "paymentId": r.payment_id,
-                    "amount": r.amount.map(|a| a.to_string()),
-                })
-                .to_string(),
-                idempotency_key: refund_key(r.payment_id),
-                next_attempt_at: now(),
-                attempts: 0,
-                last_error: None,
+            let refund = Effect::Refund {
+                charge_id: charge.id.clone(),
+                payment_id: r.payment_id,
+                amount: r.amount,
             };
+            let item = refund.owed(refund_key(r.payment_id), None)?;
             if self.store.enqueue(&item).await? {
                 let summary = match r.amount {
                     Some(a) => format!("payment {} partial {a}", r.payment_id),
@@ -310,28 +297,18 @@ impl Desk {
         Ok(())
     }
 
-    /// Performs one queued refund. MP's idempotency key makes a repeat harmless; a payment
-    /// already fully refunded needs nothing.
-    pub(crate) async fn refund_now(&self, item: &OutboxItem) -> Result<(), DeskError> {
-        let payload: serde_json::Value = serde_json::from_str(&item.payload)
-            .map_err(|e| DeskError::Internal(format!("refund payload: {e}")))?;
-        let (Some(charge_id), Some(payment_id)) =
-            (payload["chargeId"].as_str(), payload["paymentId"].as_i64())
-        else {
-            return Err(DeskError::Internal("refund payload incomplete".into()));
-        };
-        let amount = match payload["amount"].as_str() {
-            Some(text) => Some(
-                text.parse::<Decimal>()
-                    .map_err(|_| DeskError::Internal("refund amount unreadable".into()))?,
-            ),
-            None => None,
-        };
+    /// Performs one queued refund (`key` is its outbox key, also MP's idempotency key). MP's
+    /// idempotency key makes a repeat harmless; a payment already fully refunded needs nothing.
+    pub(crate) async fn refund_now(
+        &self,
+        charge_id: &str,
+        payment_id: i64,
+        amount: Option<Decimal>,
+        key: &str,
+    ) -> Result<(), DeskError> {
         let current = self.payments.payment(payment_id).await?;
         if current.status != "refunded" {
-            self.payments
-                .refund(payment_id, amount, &item.idempotency_key)
-                .await?;
+            self.payments.refund(payment_id, amount, key).await?;
         }
         self.audit(
             "outbox",
@@ -464,8 +441,11 @@ impl Desk {
                 return Err(e);
             }
             tracing::warn!(charge = %charge.id, code = ?e.code(), "link not expired yet; queued");
+            let expire = Effect::ExpireLink {
+                charge_id: charge.id.clone(),
+            };
             self.store
-                .enqueue(&charge_effect(EXPIRE_LINK, &charge.id, Some(&e)))
+                .enqueue(&expire.owed_for_charge(&charge.id, Some(&e))?)
                 .await?;
         }
         Ok(())

@@ -2,7 +2,7 @@
 //! `POST /api/payments/create/`): the booking is found here or imported from GHL, then a new
 //! charge gets its link. One open or paid link per appointment: a second one is a conflict.
 
-use crate::booking::Desk;
+use crate::desk::Desk;
 use crate::error::DeskError;
 use crate::model::*;
 use crate::money::Money;

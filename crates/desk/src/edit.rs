@@ -2,13 +2,11 @@
 //! sent to GHL, and GHL's answer applied to the booking through the same code path as a
 //! webhook — so a cancel made by editing expires the unpaid link exactly as one made in GHL.
 
-use crate::booking::Desk;
+use crate::desk::Desk;
 use crate::error::DeskError;
-use crate::model::Booking;
+use crate::model::{AppointmentChange, Booking};
 use crate::ports::{AppointmentChanges, RemoteAppointment};
-use crate::reconcile::as_event;
 use chrono::{DateTime, Utc};
-use ghl::webhook::WebhookKind;
 
 /// GHL's appointment statuses that may be set by an edit.
 const STATUSES: [&str; 6] = [
@@ -49,12 +47,11 @@ impl Desk {
             .ok_or_else(|| DeskError::NotFound("appointment".into()))?;
         let changes = self.validate_edit(&booking, &edit)?;
         let mut remote = self.scheduler.update_appointment(ghl_id, &changes).await?;
-        let event = as_event(&remote);
+        let change = AppointmentChange::from(&remote);
         if let Some(notes) = &edit.notes {
             remote.notes = Some(notes.clone());
         }
-        self.apply_appointment(&WebhookKind::AppointmentUpdate, &event)
-            .await?;
+        self.apply_appointment(&change).await?;
         // GHL's echo of this change may have been applied first (same `dateUpdated`, so ours
         // was then not newer): the notes, ours alone, are written here either way.
         let booking = match &edit.notes {

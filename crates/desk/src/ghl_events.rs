@@ -1,15 +1,17 @@
-//! GHL appointment webhooks applied to bookings: deduplicated by `webhookId` (the inbox's
-//! key), applied only when newer by `dateUpdated`, our own echoes recognised as changing
-//! nothing, and AppointmentDelete terminal. An appointment made in GHL directly (the booking
-//! widget, another desk) is imported so it shows in the agenda.
+//! GHL appointment changes applied to bookings. Webhooks (read into [`AppointmentChange`]s
+//! by [`crate::providers`]), the reconciler's calendar reads and GHL's answers to our edits
+//! all take this one path: deduplicated by `webhookId` (the inbox's key), applied only when
+//! newer by `dateUpdated`, our own echoes recognised as changing nothing, and
+//! AppointmentDelete terminal. An appointment made in GHL directly (the booking widget,
+//! another desk) is imported so it shows in the agenda.
 
-use crate::booking::Desk;
+use crate::desk::Desk;
 use crate::error::DeskError;
 use crate::model::*;
+use crate::providers::{GhlNotice, ghl_notice};
 use crate::store::StoreError;
 use crate::time::now;
 use chrono::{DateTime, Utc};
-use ghl::webhook::{WebhookAppointment, WebhookEvent, WebhookKind};
 
 /// The booking status for a deleted appointment (GHL has no word for it).
 pub const DELETED: &str = "deleted";
@@ -23,16 +25,14 @@ fn instant(s: &Option<String>) -> Option<DateTime<Utc>> {
 impl Desk {
     /// Applies one verified GHL webhook body. Bodies that name nothing we keep are ignored.
     pub async fn apply_ghl_event(&self, body: &[u8]) -> Result<(), DeskError> {
-        let Ok(event) = WebhookEvent::parse(body) else {
+        let Some(GhlNotice {
+            location_id,
+            change,
+        }) = ghl_notice(body)
+        else {
             tracing::info!("GHL webhook body not readable; ignored");
             return Ok(());
         };
-        let WebhookEvent {
-            kind,
-            location_id,
-            appointment,
-            ..
-        } = event;
         if location_id
             .as_deref()
             .is_some_and(|l| l != self.clinic.location_id)
@@ -40,27 +40,24 @@ impl Desk {
             tracing::info!("GHL webhook for another location; ignored");
             return Ok(());
         }
-        let (Some(appt), false) = (appointment, matches!(kind, WebhookKind::Unknown(_))) else {
+        let Some(change) = change else {
             return Ok(());
         };
-        self.apply_appointment(&kind, &appt).await
+        self.apply_appointment(&change).await
     }
 
-    /// Applies one appointment as GHL reported it — by webhook, by the reconciler, or in
-    /// GHL's answer to our own change — to the booking that mirrors it.
+    /// Applies one appointment change as GHL reported it — by webhook, by the reconciler, or
+    /// in GHL's answer to our own change — to the booking that mirrors it.
     pub(crate) async fn apply_appointment(
         &self,
-        kind: &WebhookKind,
-        appt: &WebhookAppointment,
+        change: &AppointmentChange,
     ) -> Result<(), DeskError> {
-        let Some(ghl_id) = appt.id.clone() else {
-            return Ok(());
-        };
+        let ghl_id = &change.ghl_id;
         for _ in 0..3 {
-            let result = match self.store.booking_by_ghl_id(&ghl_id).await? {
-                None if *kind == WebhookKind::AppointmentDelete => return Ok(()),
-                None => self.import_from_webhook(&ghl_id, appt).await,
-                Some(b) => self.update_from_webhook(b, kind, appt).await,
+            let result = match self.store.booking_by_ghl_id(ghl_id).await? {
+                None if change.deleted => return Ok(()),
+                None => self.import_from_ghl(change).await,
+                Some(b) => self.update_from_ghl(b, change).await,
             };
             match result {
                 Err(DeskError::Conflict(_)) => continue,
@@ -72,16 +69,11 @@ impl Desk {
         ))
     }
 
-    async fn import_from_webhook(
-        &self,
-        ghl_id: &str,
-        appt: &WebhookAppointment,
-    ) -> Result<(), DeskError> {
-        let (Some(starts_at), Some(ends_at), Some(calendar_id)) = (
-            instant(&appt.start_time),
-            instant(&appt.end_time),
-            appt.calendar_id.clone(),
-        ) else {
+    async fn import_from_ghl(&self, change: &AppointmentChange) -> Result<(), DeskError> {
+        let ghl_id = change.ghl_id.as_str();
+        let (Some(starts_at), Some(ends_at), Some(calendar_id)) =
+            (change.starts_at, change.ends_at, change.calendar_id.clone())
+        else {
             tracing::info!("GHL webhook without times or calendar; not imported");
             return Ok(());
         };
@@ -102,27 +94,24 @@ impl Desk {
             });
         }
         let at = now();
-        let title = appt.title.clone().unwrap_or_else(|| "Cita".into());
+        let title = change.title.clone().unwrap_or_else(|| "Cita".into());
         let booking = Booking {
             id: new_id(),
             ghl_id: Some(ghl_id.to_string()),
             location_id: self.clinic.location_id.clone(),
             calendar_id,
-            contact_id: appt.contact_id.clone(),
+            contact_id: change.contact_id.clone(),
             patient_name: title.clone(),
             title,
-            status: appt
-                .appointment_status
-                .clone()
-                .unwrap_or_else(|| "confirmed".into()),
+            status: change.status.clone().unwrap_or_else(|| "confirmed".into()),
             sync: SyncState::Synced,
             starts_at,
             ends_at,
-            assigned_user_id: appt.assigned_user_id.clone(),
-            notes: appt.notes.clone(),
+            assigned_user_id: change.assigned_user_id.clone(),
+            notes: change.notes.clone(),
             source: "ghl".into(),
-            ghl_date_added: appt.date_added.clone(),
-            ghl_date_updated: appt.date_updated.clone(),
+            ghl_date_added: change.date_added.clone(),
+            ghl_date_updated: change.date_updated.clone(),
             idempotency_key: format!("ghl-import:{ghl_id}"),
             last_error: None,
             version: 1,
@@ -141,51 +130,50 @@ impl Desk {
         }
     }
 
-    async fn update_from_webhook(
+    async fn update_from_ghl(
         &self,
         mut booking: Booking,
-        kind: &WebhookKind,
-        appt: &WebhookAppointment,
+        change: &AppointmentChange,
     ) -> Result<(), DeskError> {
         if booking.status == DELETED {
             return Ok(()); // AppointmentDelete is terminal.
         }
-        let incoming = instant(&appt.date_updated);
+        let incoming = instant(&change.date_updated);
         let stored = instant(&booking.ghl_date_updated);
         if let (Some(incoming), Some(stored)) = (incoming, stored)
             && incoming <= stored
-            && *kind != WebhookKind::AppointmentDelete
+            && !change.deleted
         {
             tracing::debug!(booking = %booking.id, "older or same GHL event; ignored");
             return Ok(());
         }
         let before = booking.clone();
-        if *kind == WebhookKind::AppointmentDelete {
+        if change.deleted {
             booking.status = DELETED.into();
-        } else if let Some(status) = &appt.appointment_status {
+        } else if let Some(status) = &change.status {
             booking.status = status.clone();
         }
-        if let Some(t) = instant(&appt.start_time) {
+        if let Some(t) = change.starts_at {
             booking.starts_at = t;
         }
-        if let Some(t) = instant(&appt.end_time) {
+        if let Some(t) = change.ends_at {
             booking.ends_at = t;
         }
-        if let Some(title) = &appt.title {
+        if let Some(title) = &change.title {
             booking.title = title.clone();
         }
         // GHL sends "" for no notes; notes kept here (the compat API's) are not cleared by it.
-        if appt.notes.as_deref().is_some_and(|n| !n.is_empty()) {
-            booking.notes = appt.notes.clone();
+        if change.notes.as_deref().is_some_and(|n| !n.is_empty()) {
+            booking.notes = change.notes.clone();
         }
-        if appt.assigned_user_id.is_some() {
-            booking.assigned_user_id = appt.assigned_user_id.clone();
+        if change.assigned_user_id.is_some() {
+            booking.assigned_user_id = change.assigned_user_id.clone();
         }
-        if appt.date_updated.is_some() {
-            booking.ghl_date_updated = appt.date_updated.clone();
+        if change.date_updated.is_some() {
+            booking.ghl_date_updated = change.date_updated.clone();
         }
         if booking.ghl_date_added.is_none() {
-            booking.ghl_date_added = appt.date_added.clone();
+            booking.ghl_date_added = change.date_added.clone();
         }
         let meaningful = booking.status != before.status
             || booking.starts_at != before.starts_at

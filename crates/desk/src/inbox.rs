@@ -2,8 +2,8 @@
 //! drains the inbox by re-reading each payment from MP's API. Re-processing is harmless:
 //! the outcome depends only on what MP's API says, applied monotonically.
 
-use crate::booking::Desk;
 use crate::charge_status::derive;
+use crate::desk::Desk;
 use crate::error::DeskError;
 use crate::events::DeskEvent;
 use crate::model::*;

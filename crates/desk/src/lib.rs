@@ -5,17 +5,23 @@
 //! Providers are reached through the [`ports`] traits; hosts (the desktop shell, the hub)
 //! plug in an [`events::EventSink`] and a [`secrets::SecretStore`]. Nothing here knows Tauri
 //! or HTTP servers.
+//!
+//! Start at [`Desk`]: the [`desk`] module's table lists every module, the capability it adds
+//! to `Desk`, and its entry points.
 
 pub mod booking;
 pub mod cancel;
 pub mod charge_status;
 pub mod charging;
 pub mod config;
+pub mod desk;
 pub mod edit;
+pub mod effect;
 pub mod error;
 pub mod events;
 pub mod ghl_events;
 pub mod inbox;
+pub mod lookup;
 pub mod model;
 pub mod money;
 pub mod outbox;
@@ -29,12 +35,15 @@ pub mod testing;
 pub mod time;
 pub mod view;
 
-pub use booking::{CreateBooking, Desk};
+pub use booking::CreateBooking;
 pub use cancel::RefundDecision;
 pub use config::ClinicConfig;
+pub use desk::Desk;
 pub use edit::AppointmentEdit;
+pub use effect::Effect;
 pub use error::{DeskError, ErrorCode};
 pub use events::{DeskEvent, EventSink};
+pub use lookup::ChargeDetail;
 pub use model::*;
 pub use money::{Currency, Money};
 pub use store::{SqlStore, Store, StoreError};

@@ -1,7 +1,8 @@
 //! The clinic's records: what a booking, a charge and a payment are to Mostrador.
 
 use crate::money::Money;
-use chrono::{DateTime, Utc};
+use crate::ports::RemoteAppointment;
+use chrono::{DateTime, SubsecRound, Utc};
 use serde::{Deserialize, Serialize};
 
 /// Our view of a GHL appointment.
@@ -130,6 +131,63 @@ impl ChargeStatus {
             "needs_review" => ChargeStatus::NeedsReview,
             _ => return None,
         })
+    }
+}
+
+/// A change to a GHL appointment in the domain's words, whoever reported it: a webhook, the
+/// reconciler reading GHL's calendar, or GHL's answer to our own edit. GHL's wire types
+/// become this at the edges ([`crate::providers`]); the rules that apply it to a booking
+/// (`Desk::apply_ghl_event`'s) know nothing of GHL's JSON. `None` means "not reported".
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct AppointmentChange {
+    /// GHL's appointment id.
+    pub ghl_id: String,
+    /// The appointment was deleted in GHL: terminal for its booking.
+    pub deleted: bool,
+    pub calendar_id: Option<String>,
+    pub contact_id: Option<String>,
+    pub title: Option<String>,
+    /// GHL's word: new, confirmed, cancelled, showed, noshow, invalid (open set).
+    pub status: Option<String>,
+    pub starts_at: Option<DateTime<Utc>>,
+    pub ends_at: Option<DateTime<Utc>>,
+    pub assigned_user_id: Option<String>,
+    pub notes: Option<String>,
+    /// GHL's own timestamps, as sent (kept on the booking); `date_updated` orders changes.
+    pub date_added: Option<String>,
+    pub date_updated: Option<String>,
+}
+
+impl AppointmentChange {
+    /// GHL no longer holds the appointment `ghl_id`.
+    pub fn deleted(ghl_id: &str) -> Self {
+        AppointmentChange {
+            ghl_id: ghl_id.to_string(),
+            deleted: true,
+            ..AppointmentChange::default()
+        }
+    }
+}
+
+impl From<&RemoteAppointment> for AppointmentChange {
+    /// The appointment as GHL holds it now, as a change to apply.
+    fn from(a: &RemoteAppointment) -> Self {
+        // Bookings keep milliseconds: a finer time would look like a change on every pass.
+        let stored = |t: DateTime<Utc>| t.trunc_subsecs(3);
+        AppointmentChange {
+            ghl_id: a.ghl_id.clone(),
+            deleted: false,
+            calendar_id: Some(a.calendar_id.clone()).filter(|c| !c.is_empty()),
+            contact_id: a.contact_id.clone(),
+            title: Some(a.title.clone()),
+            status: Some(a.status.clone()),
+            starts_at: Some(stored(a.starts_at)),
+            ends_at: Some(stored(a.ends_at)),
+            assigned_user_id: a.assigned_user_id.clone(),
+            notes: a.notes.clone(),
+            date_added: a.date_added.clone(),
+            date_updated: a.date_updated.clone(),
+        }
     }
 }
 

@@ -1,8 +1,9 @@
-//! The outbox: every side effect still owed to a provider is a row, retried with
-//! exponential backoff and jitter until it is done, visible with its last error. Each kind
-//! checks state before acting, so a retry never does the work twice.
+//! The outbox worker: every side effect still owed to a provider is a row (an [`Effect`],
+//! see [`crate::effect`]), retried with exponential backoff and jitter until it is done,
+//! visible with its last error. Each effect checks state before acting, so a retry never
+//! does the work twice. A row it cannot read is recorded as failed, like any other try.
 
-use crate::booking::Desk;
+use crate::desk::Desk;
 use crate::error::DeskError;
 use crate::events::DeskEvent;
 use crate::model::*;
@@ -10,40 +11,15 @@ use crate::time::now;
 use std::sync::Arc;
 use std::time::Duration;
 
-/// Create the MP payment link of a draft charge (`{"chargeId": …}`).
-pub const CREATE_LINK: &str = "mp.create_link";
-/// Expire the MP link of a charge whose appointment ended (`{"chargeId": …}`).
-pub const EXPIRE_LINK: &str = "mp.expire_link";
-/// Close a paid charge's link so it cannot be paid twice (`{"chargeId": …}`).
-pub const CLOSE_LINK: &str = "mp.close_link";
-/// Confirm the GHL appointment of a paid booking (`{"bookingId": …}`).
-pub const CONFIRM_APPOINTMENT: &str = "ghl.confirm";
-/// Tag the patient's GHL contact (`{"contactId": …, "tag": …}`).
-pub const TAG_CONTACT: &str = "ghl.tag";
-/// Note the payment on the patient's GHL contact (`{"contactId": …, "body": …}`).
-pub const NOTE_CONTACT: &str = "ghl.note";
+use crate::effect::charge_key;
+pub use crate::effect::{
+    CLOSE_LINK, CONFIRM_APPOINTMENT, CREATE_LINK, EXPIRE_LINK, Effect, NOTE_CONTACT, REFUND,
+    TAG_CONTACT,
+};
 
 /// How long a worker holds an item before another may take it.
 const LEASE: chrono::Duration = chrono::Duration::seconds(120);
 const BATCH: i64 = 16;
-
-/// A side effect on one charge (`{"chargeId": …}`), keyed `kind:charge` so it is owed at
-/// most once. After a failed first try (`failed`), it falls due after the first backoff and
-/// keeps that try's error for staff; otherwise it is due now.
-pub(crate) fn charge_effect(kind: &str, charge_id: &str, failed: Option<&DeskError>) -> OutboxItem {
-    OutboxItem {
-        id: new_id(),
-        kind: kind.to_string(),
-        payload: serde_json::json!({ "chargeId": charge_id }).to_string(),
-        idempotency_key: format!("{kind}:{charge_id}"),
-        next_attempt_at: match failed {
-            Some(_) => now() + first_retry(),
-            None => now(),
-        },
-        attempts: 0,
-        last_error: failed.map(DeskError::public_message),
-    }
-}
 
 /// When the first retry of a failed side effect falls due.
 pub fn first_retry() -> chrono::Duration {
@@ -115,42 +91,42 @@ impl Desk {
     }
 
     async fn perform(&self, item: &OutboxItem) -> Result<(), DeskError> {
-        let payload: serde_json::Value = serde_json::from_str(&item.payload)
-            .map_err(|e| DeskError::Internal(format!("outbox payload: {e}")))?;
-        match item.kind.as_str() {
-            CREATE_LINK => self.open_draft_link(text(&payload, "chargeId")?).await,
-            EXPIRE_LINK => self.expire_link_now(text(&payload, "chargeId")?).await,
-            CLOSE_LINK => {
-                let charge = self.charge(text(&payload, "chargeId")?).await?;
+        match item.effect()? {
+            Effect::CreateLink { charge_id } => self.open_draft_link(&charge_id).await,
+            Effect::ExpireLink { charge_id } => self.expire_link_now(&charge_id).await,
+            Effect::CloseLink { charge_id } => {
+                let charge = self.charge(&charge_id).await?;
                 match &charge.preference_id {
                     Some(pref) => self.payments.expire_link(pref).await,
                     None => Ok(()),
                 }
             }
-            CONFIRM_APPOINTMENT => {
-                self.confirm_paid_booking(text(&payload, "bookingId")?)
-                    .await
+            Effect::ConfirmAppointment { booking_id } => {
+                self.confirm_paid_booking(&booking_id).await
             }
-            TAG_CONTACT => {
-                self.scheduler
-                    .add_contact_tag(text(&payload, "contactId")?, text(&payload, "tag")?)
-                    .await
+            Effect::TagContact { contact_id, tag } => {
+                self.scheduler.add_contact_tag(&contact_id, &tag).await
             }
-            NOTE_CONTACT => {
-                let (contact, body) = (text(&payload, "contactId")?, text(&payload, "body")?);
+            Effect::NoteContact { contact_id, body } => {
                 // The body names MP's payment id, so an equal note is this one: an earlier try
                 // (or a worker that crashed before marking it done) already added it.
-                match self.scheduler.contact_has_note(contact, body).await {
+                match self.scheduler.contact_has_note(&contact_id, &body).await {
                     Ok(true) => return Ok(()),
                     Ok(false) => {}
                     // Listing notes is undocumented (unconfirmed): when it fails, add the
                     // note anyway — at worst twice, never lost.
                     Err(e) => tracing::info!(code = ?e.code(), "contact notes not listed"),
                 }
-                self.scheduler.add_contact_note(contact, body).await
+                self.scheduler.add_contact_note(&contact_id, &body).await
             }
-            crate::cancel::REFUND => self.refund_now(item).await,
-            other => Err(DeskError::Internal(format!("unknown outbox kind {other}"))),
+            Effect::Refund {
+                charge_id,
+                payment_id,
+                amount,
+            } => {
+                self.refund_now(&charge_id, payment_id, amount, &item.idempotency_key)
+                    .await
+            }
         }
     }
 
@@ -184,7 +160,7 @@ impl Desk {
         self.open_draft_link(charge_id).await?;
         if let Some(item) = self
             .store
-            .outbox_item(&format!("{CREATE_LINK}:{charge_id}"))
+            .outbox_item(&charge_key(CREATE_LINK, charge_id))
             .await?
         {
             self.store.finish_outbox(&item.id, now()).await?;
@@ -232,34 +208,29 @@ impl Desk {
     ) -> Result<Vec<OutboxItem>, DeskError> {
         let rules = &self.clinic.after_payment;
         let booking = self.store.booking(&charge.booking_id).await?;
-        let item = |kind: &str, payload: serde_json::Value| OutboxItem {
-            id: new_id(),
-            kind: kind.to_string(),
-            payload: payload.to_string(),
-            idempotency_key: format!("{kind}:{}", charge.id),
-            next_attempt_at: now(),
-            attempts: 0,
-            last_error: None,
-        };
         let mut effects = Vec::new();
         if rules.expire_link && charge.preference_id.is_some() {
-            effects.push(charge_effect(CLOSE_LINK, &charge.id, None));
+            let close = Effect::CloseLink {
+                charge_id: charge.id.clone(),
+            };
+            effects.push(close.owed_for_charge(&charge.id, None)?);
         }
         let Some(booking) = booking else {
             return Ok(effects);
         };
         if rules.confirm_appointment && booking.ghl_id.is_some() {
-            effects.push(item(
-                CONFIRM_APPOINTMENT,
-                serde_json::json!({ "bookingId": booking.id }),
-            ));
+            let confirm = Effect::ConfirmAppointment {
+                booking_id: booking.id.clone(),
+            };
+            effects.push(confirm.owed_for_charge(&charge.id, None)?);
         }
         if let Some(contact) = &booking.contact_id {
             if let Some(tag) = &rules.contact_tag {
-                effects.push(item(
-                    TAG_CONTACT,
-                    serde_json::json!({ "contactId": contact, "tag": tag }),
-                ));
+                let tag = Effect::TagContact {
+                    contact_id: contact.clone(),
+                    tag: tag.clone(),
+                };
+                effects.push(tag.owed_for_charge(&charge.id, None)?);
             }
             if rules.contact_note {
                 let body = format!(
@@ -270,10 +241,11 @@ impl Desk {
                         .unwrap_or_else(|| "-".into()),
                     booking.title
                 );
-                effects.push(item(
-                    NOTE_CONTACT,
-                    serde_json::json!({ "contactId": contact, "body": body }),
-                ));
+                let note = Effect::NoteContact {
+                    contact_id: contact.clone(),
+                    body,
+                };
+                effects.push(note.owed_for_charge(&charge.id, None)?);
             }
         }
         Ok(effects)
@@ -327,35 +299,19 @@ impl Desk {
             })
             .collect())
     }
-
-    /// Tells the screens a charge changed.
-    pub(crate) fn emit_charge(&self, charge: &Charge) {
-        self.events.emit(DeskEvent::ChargeUpdated {
-            charge_id: charge.id.clone(),
-            booking_id: charge.booking_id.clone(),
-            status: charge.status.as_str().to_string(),
-        });
-    }
 }
 
-/// The charge an outbox item works for: named in its payload (links, refunds), else (confirm,
-/// tag, note) by its key, `kind:<charge id>`.
+/// The charge an outbox item works for: named in its effect (links, refunds), else (confirm,
+/// tag, note, or an item that cannot be read) by its key, `kind:<charge id>`.
 fn charge_id_of(item: &OutboxItem) -> Option<String> {
-    let payload: serde_json::Value = serde_json::from_str(&item.payload).ok()?;
-    match payload["chargeId"].as_str() {
+    let named = item.effect().ok();
+    match named.as_ref().and_then(Effect::charge_id) {
         Some(id) => Some(id.to_string()),
         None => item
             .idempotency_key
             .rsplit_once(':')
             .map(|(_, id)| id.to_string()),
     }
-}
-
-/// A text field of an outbox payload.
-fn text<'a>(payload: &'a serde_json::Value, field: &str) -> Result<&'a str, DeskError> {
-    payload[field]
-        .as_str()
-        .ok_or_else(|| DeskError::Internal(format!("outbox payload without {field}")))
 }
 
 #[cfg(test)]

@@ -1,7 +1,9 @@
-//! Adapters from the real provider clients to the domain's [`crate::ports`]: the one
-//! place where GHL and MP wire types become clinic words.
+//! Adapters from the real provider clients to the domain's [`crate::ports`], and GHL's
+//! appointment webhooks read into [`AppointmentChange`]s: the one place where GHL and MP
+//! wire types become clinic words.
 
 use crate::error::DeskError;
+use crate::model::AppointmentChange;
 use crate::ports::*;
 use async_trait::async_trait;
 use rust_decimal::Decimal;
@@ -305,6 +307,58 @@ fn remote(a: ghl::Appointment) -> Result<RemoteAppointment, DeskError> {
         date_added: a.date_added.clone(),
         date_updated: a.date_updated.clone(),
         ghl_id: a.id,
+    })
+}
+
+/// A verified GHL webhook body in the domain's words.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct GhlNotice {
+    /// The location the event is for, when it names one.
+    pub location_id: Option<String>,
+    /// The appointment change it reports; `None` for other kinds of event, or an appointment
+    /// without an id.
+    pub change: Option<AppointmentChange>,
+}
+
+/// Reads a verified GHL webhook body (flat or `data` envelope); `None` when it is not
+/// readable at all. Unreadable times read as not reported.
+pub(crate) fn ghl_notice(body: &[u8]) -> Option<GhlNotice> {
+    use ghl::webhook::{WebhookEvent, WebhookKind};
+    let event = WebhookEvent::parse(body).ok()?;
+    let deleted = match event.kind {
+        WebhookKind::AppointmentCreate | WebhookKind::AppointmentUpdate => false,
+        WebhookKind::AppointmentDelete => true,
+        WebhookKind::Unknown(_) => {
+            return Some(GhlNotice {
+                location_id: event.location_id,
+                change: None,
+            });
+        }
+    };
+    let instant = |t: &Option<String>| {
+        t.as_deref()
+            .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+            .map(|t| t.with_timezone(&chrono::Utc))
+    };
+    let change = event.appointment.and_then(|a| {
+        Some(AppointmentChange {
+            ghl_id: a.id.clone()?,
+            deleted,
+            starts_at: instant(&a.start_time),
+            ends_at: instant(&a.end_time),
+            calendar_id: a.calendar_id,
+            contact_id: a.contact_id,
+            title: a.title,
+            status: a.appointment_status,
+            assigned_user_id: a.assigned_user_id,
+            notes: a.notes,
+            date_added: a.date_added,
+            date_updated: a.date_updated,
+        })
+    });
+    Some(GhlNotice {
+        location_id: event.location_id,
+        change,
     })
 }
 

@@ -5,14 +5,12 @@
 //! around today go through the webhook code path, and a booking GHL no longer lists is
 //! looked up once — gone there means deleted here. The unpaid hold is enforced on each pass.
 
-use crate::booking::Desk;
 use crate::booking::is_the_booked;
+use crate::desk::Desk;
 use crate::error::DeskError;
-use crate::model::{Booking, Charge, ChargeStatus, SyncState};
+use crate::model::{AppointmentChange, Booking, Charge, ChargeStatus, SyncState};
 use crate::ports::RemoteAppointment;
 use crate::time::now;
-use chrono::SecondsFormat;
-use ghl::webhook::{WebhookAppointment, WebhookKind};
 use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
@@ -102,7 +100,7 @@ impl Desk {
             for event in events {
                 seen.insert(event.ghl_id.clone());
                 let outcome = self
-                    .apply_appointment(&WebhookKind::AppointmentUpdate, &as_event(&event))
+                    .apply_appointment(&AppointmentChange::from(&event))
                     .await;
                 tally(&mut done, outcome)?;
             }
@@ -120,15 +118,11 @@ impl Desk {
             }
             let outcome = match self.scheduler.appointment(ghl_id).await {
                 Ok(event) => {
-                    self.apply_appointment(&WebhookKind::AppointmentUpdate, &as_event(&event))
+                    self.apply_appointment(&AppointmentChange::from(&event))
                         .await
                 }
                 Err(DeskError::NotFound(_)) => {
-                    let gone = WebhookAppointment {
-                        id: Some(ghl_id.clone()),
-                        ..WebhookAppointment::default()
-                    };
-                    self.apply_appointment(&WebhookKind::AppointmentDelete, &gone)
+                    self.apply_appointment(&AppointmentChange::deleted(ghl_id))
                         .await
                 }
                 Err(e) => Err(e),
@@ -238,23 +232,4 @@ fn tally(done: &mut Reconciled, outcome: Result<(), DeskError>) -> Result<(), De
         }
     }
     Ok(())
-}
-
-/// An appointment read from GHL's API in the shape its webhooks carry.
-pub(crate) fn as_event(a: &RemoteAppointment) -> WebhookAppointment {
-    let at = |t: chrono::DateTime<chrono::Utc>| t.to_rfc3339_opts(SecondsFormat::Millis, true);
-    WebhookAppointment {
-        id: Some(a.ghl_id.clone()),
-        title: Some(a.title.clone()),
-        calendar_id: Some(a.calendar_id.clone()).filter(|c| !c.is_empty()),
-        contact_id: a.contact_id.clone(),
-        appointment_status: Some(a.status.clone()),
-        assigned_user_id: a.assigned_user_id.clone(),
-        notes: a.notes.clone(),
-        start_time: Some(at(a.starts_at)),
-        end_time: Some(at(a.ends_at)),
-        date_added: a.date_added.clone(),
-        date_updated: a.date_updated.clone(),
-        ..WebhookAppointment::default()
-    }
 }

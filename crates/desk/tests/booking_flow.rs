@@ -99,6 +99,7 @@ on_both_databases!(
     an_edit_reschedules_in_ghl_and_a_cancel_by_edit_expires_the_link,
     a_refund_whose_answer_is_lost_or_refused_is_retried_and_made_once,
     staff_see_what_is_still_owed_for_a_charge_with_its_last_error,
+    owed_work_stored_by_the_previous_version_is_done_and_an_unknown_kind_is_recorded,
 );
 
 async fn a_booking_creates_the_appointment_and_an_open_link(w: World) {
@@ -983,4 +984,44 @@ async fn staff_see_what_is_still_owed_for_a_charge_with_its_last_error(mut w: Wo
     outbox_due_now(w.desk.store().as_ref()).await;
     w.desk.drain_outbox().await.unwrap();
     assert!(w.desk.pending_effects(&charge.id).await.unwrap().is_empty());
+}
+
+/// Outbox rows as the previous version stored them (kind text, JSON payload) are performed
+/// after an upgrade; a row of a kind this version does not know is recorded as a failed try,
+/// with its error for staff, and stops nothing else.
+async fn owed_work_stored_by_the_previous_version_is_done_and_an_unknown_kind_is_recorded(
+    w: World,
+) {
+    let view = w.desk.create_booking(request("legacy", 10)).await.unwrap();
+    let charge = view.charge.unwrap();
+    let contact = w
+        .desk
+        .store()
+        .booking(&view.id)
+        .await
+        .unwrap()
+        .unwrap()
+        .contact_id
+        .unwrap();
+    let row = |kind: &str, payload: serde_json::Value| desk::OutboxItem {
+        id: desk::new_id(),
+        kind: kind.into(),
+        payload: payload.to_string(),
+        idempotency_key: format!("{kind}:{}", charge.id),
+        next_attempt_at: Utc::now() - Duration::seconds(1),
+        attempts: 0,
+        last_error: None,
+    };
+    let store = w.desk.store();
+    let tag = serde_json::json!({ "contactId": contact, "tag": "legacy" });
+    assert!(store.enqueue(&row("ghl.tag", tag)).await.unwrap());
+    let unknown = serde_json::json!({ "chargeId": charge.id });
+    assert!(store.enqueue(&row("mp.teleport", unknown)).await.unwrap());
+
+    assert_eq!(w.desk.drain_outbox().await.unwrap(), 1, "the tag is done");
+    let owed = w.desk.pending_effects(&charge.id).await.unwrap();
+    assert_eq!(owed.len(), 1, "{owed:?}");
+    assert_eq!(owed[0].kind, "mp.teleport");
+    assert_eq!(owed[0].attempts, 1);
+    assert_eq!(owed[0].last_error.as_deref(), Some("internal error"));
 }

@@ -11,7 +11,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post, put};
 use axum::{Json, Router};
 use desk::model::{Booking, Charge, ChargeStatus};
-use desk::{AppointmentEdit, CreateBooking, Desk, DeskError, RefundDecision};
+use desk::{AppointmentEdit, ChargeDetail, CreateBooking, Desk, DeskError, RefundDecision};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use serde_json::value::RawValue;
@@ -264,12 +264,9 @@ async fn create_appointment(
         Ok(v) => v,
         Err(e) => return desk_error_named(e, CREATE_APPOINTMENT_FIELDS),
     };
-    let (booking, charge) = match (
-        state.desk.store().booking(&view.id).await,
-        state.desk.store().charge_of_booking(&view.id).await,
-    ) {
-        (Ok(Some(b)), Ok(c)) => (b, c),
-        _ => {
+    let (booking, charge) = match state.desk.booking_with_charge(&view.id).await {
+        Ok(found) => found,
+        Err(_) => {
             return error(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "Base de datos no disponible.",
@@ -416,9 +413,9 @@ async fn delete_appointment(
 }
 
 async fn list_appointments(State(state): State<CompatState>) -> Response {
-    match state.desk.store().recent_bookings(LIST_LIMIT).await {
+    match state.desk.recent_bookings(LIST_LIMIT).await {
         Ok(rows) => Json(rows.iter().map(appointment_json).collect::<Vec<_>>()).into_response(),
-        Err(e) => desk_error(e.into()),
+        Err(e) => desk_error(e),
     }
 }
 
@@ -492,20 +489,17 @@ fn payment_status(charge: &Charge, latest_payment: Option<&str>) -> String {
 }
 
 async fn list_payments(State(state): State<CompatState>) -> Response {
-    let store = state.desk.store();
-    let charges = match store.recent_charges(LIST_LIMIT).await {
+    let charges = match state.desk.recent_charges(LIST_LIMIT).await {
         Ok(c) => c,
-        Err(e) => return desk_error(e.into()),
+        Err(e) => return desk_error(e),
     };
     let mut out = Vec::with_capacity(charges.len());
-    for c in charges {
-        let (booking, payments) = match (
-            store.booking(&c.booking_id).await,
-            store.payments_of_charge(&c.id).await,
-        ) {
-            (Ok(b), Ok(p)) => (b, p),
-            (Err(e), _) | (_, Err(e)) => return desk_error(e.into()),
-        };
+    for ChargeDetail {
+        charge: c,
+        booking,
+        payments,
+    } in charges
+    {
         let shown = payments
             .iter()
             .find(|p| p.status == "approved")

@@ -319,7 +319,7 @@ async fn ghl_webhook(
 }
 
 async fn healthz(State(state): State<ListenerState>) -> Response {
-    let ping = tokio::time::timeout(Duration::from_secs(3), state.desk.store().ping());
+    let ping = tokio::time::timeout(Duration::from_secs(3), state.desk.health());
     match ping.await {
         Ok(Ok(())) => answer(StatusCode::OK, json!({ "status": "ok" })),
         _ => answer(

@@ -1,0 +1,118 @@
+//! Reading what is stored, for the screens and APIs that show it: a day's agenda, one
+//! booking or charge, the latest bookings and charges, and whether storage answers. Hosts
+//! read through these methods rather than the [`crate::store::Store`], so the domain alone
+//! owns SQL.
+
+use crate::desk::Desk;
+use crate::error::DeskError;
+use crate::model::{Booking, Charge, Payment};
+use crate::view::BookingView;
+use chrono::{NaiveDate, NaiveTime, TimeZone, Utc};
+
+/// A charge with what belongs to it: its booking and every payment MP reported for it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChargeDetail {
+    pub charge: Charge,
+    /// `None` only if the booking row is gone.
+    pub booking: Option<Booking>,
+    pub payments: Vec<Payment>,
+}
+
+impl Desk {
+    /// Answers when the database does.
+    pub async fn health(&self) -> Result<(), DeskError> {
+        Ok(self.store.ping().await?)
+    }
+
+    /// The agenda of one local day (`YYYY-MM-DD`) in the clinic's zone.
+    pub async fn agenda(&self, day: &str) -> Result<Vec<BookingView>, DeskError> {
+        let date = NaiveDate::parse_from_str(day.trim(), "%Y-%m-%d")
+            .map_err(|_| DeskError::validation("day", "the day must be YYYY-MM-DD"))?;
+        let tz = self.clinic.timezone;
+        let start_of = |d: NaiveDate| {
+            tz.from_local_datetime(&d.and_time(NaiveTime::MIN))
+                .earliest()
+                .map(|t| t.with_timezone(&Utc))
+                .ok_or_else(|| DeskError::validation("day", "that day does not exist locally"))
+        };
+        let next = date
+            .succ_opt()
+            .ok_or_else(|| DeskError::validation("day", "day out of range"))?;
+        let rows = self.store.agenda(start_of(date)?, start_of(next)?).await?;
+        let names = self.calendar_names().await;
+        Ok(rows
+            .iter()
+            .map(|(b, c)| BookingView::of(b, c.as_ref(), names(&b.calendar_id), tz))
+            .collect())
+    }
+
+    /// One booking as staff see it.
+    pub async fn view_of(&self, booking: &Booking) -> Result<BookingView, DeskError> {
+        let charge = self.store.charge_of_booking(&booking.id).await?;
+        let names = self.calendar_names().await;
+        Ok(BookingView::of(
+            booking,
+            charge.as_ref(),
+            names(&booking.calendar_id),
+            self.clinic.timezone,
+        ))
+    }
+
+    /// The booking `booking_id` as staff see it; `NotFound` when there is none.
+    pub async fn booking_view(&self, booking_id: &str) -> Result<BookingView, DeskError> {
+        let booking = self.booking(booking_id).await?;
+        self.view_of(&booking).await
+    }
+
+    /// The booking `booking_id` with its charge, if it has one; `NotFound` when there is none.
+    pub async fn booking_with_charge(
+        &self,
+        booking_id: &str,
+    ) -> Result<(Booking, Option<Charge>), DeskError> {
+        let booking = self.booking(booking_id).await?;
+        let charge = self.store.charge_of_booking(booking_id).await?;
+        Ok((booking, charge))
+    }
+
+    /// The latest bookings by start time, newest first.
+    pub async fn recent_bookings(&self, limit: i64) -> Result<Vec<Booking>, DeskError> {
+        Ok(self.store.recent_bookings(limit).await?)
+    }
+
+    /// The latest charges by last change, newest first, each with its booking and payments.
+    pub async fn recent_charges(&self, limit: i64) -> Result<Vec<ChargeDetail>, DeskError> {
+        let charges = self.store.recent_charges(limit).await?;
+        let mut out = Vec::with_capacity(charges.len());
+        for charge in charges {
+            let booking = self.store.booking(&charge.booking_id).await?;
+            let payments = self.store.payments_of_charge(&charge.id).await?;
+            out.push(ChargeDetail {
+                charge,
+                booking,
+                payments,
+            });
+        }
+        Ok(out)
+    }
+
+    /// A charge by id.
+    pub async fn charge(&self, id: &str) -> Result<Charge, DeskError> {
+        self.store
+            .charge(id)
+            .await?
+            .ok_or_else(|| DeskError::NotFound("charge".into()))
+    }
+
+    /// A booking by id.
+    async fn booking(&self, id: &str) -> Result<Booking, DeskError> {
+        self.store
+            .booking(id)
+            .await?
+            .ok_or_else(|| DeskError::NotFound("booking".into()))
+    }
+
+    async fn calendar_names(&self) -> impl Fn(&str) -> Option<String> + use<> {
+        let cals = self.calendars().await.unwrap_or_default();
+        move |id: &str| cals.iter().find(|c| c.id == id).map(|c| c.name.clone())
+    }
+}
