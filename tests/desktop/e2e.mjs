@@ -144,10 +144,27 @@ async function click(elementId) {
   await wd('POST', session(`/element/${elementId}/click`), {});
 }
 
-/** Scrolls an element of a scrolling column into view first (WebKitWebDriver does not), then clicks it. */
+/**
+ * Scrolls an element of a scrolling column into view first (WebKitWebDriver does not), waits
+ * until a click at its centre would land on it (on screen, not covered), then clicks it.
+ */
 async function clickInView(elementId) {
-  await exec("arguments[0].scrollIntoView({ block: 'center' }); return true;", [{ [ELEMENT_KEY]: elementId }]);
-  await sleep(200);
+  const element = { [ELEMENT_KEY]: elementId };
+  await exec("arguments[0].scrollIntoView({ block: 'center' }); return true;", [element]);
+  await waitFor(
+    () =>
+      exec(
+        `const el = arguments[0];
+         const r = el.getBoundingClientRect();
+         const x = r.left + r.width / 2;
+         const y = r.top + r.height / 2;
+         if (!r.width || !r.height || x < 0 || y < 0 || x >= innerWidth || y >= innerHeight) return false;
+         const hit = document.elementFromPoint(x, y);
+         return !!hit && (hit === el || el.contains(hit));`,
+        [element],
+      ),
+    { timeoutMs: 10_000, intervalMs: 50, message: 'the element never came into view uncovered to be clicked' },
+  );
   await click(elementId);
 }
 
@@ -185,8 +202,9 @@ async function setAndCheck(testid, value) {
   const result = await setValue(testid, value);
   if (result?.missing) fail(`field ${testid} is not on the page`);
   if (result?.noOption) fail(`select ${testid} has no option ${JSON.stringify(value)}; options: ${result.noOption.join(', ')}`);
-  // Let Svelte flush, then read the value back: it must not have been reset by the component.
-  await sleep(100);
+  // Read the value back: it must not have been reset by the component. No pause needed: Svelte
+  // flushes its updates in the microtasks that end the script above, before the page runs the
+  // next WebDriver command; later resets are caught by the final check before submitting.
   const got = await exec('return document.querySelector(arguments[0]).value;', [byTestId(testid)]);
   if (got !== value) fail(`field ${testid} holds ${JSON.stringify(got)} after setting it to ${JSON.stringify(value)}`);
 }
@@ -274,13 +292,20 @@ step('the booking form is ready (calendars loaded)', async () => {
   // The form fills its default date from the clinic's time zone once app_status has answered; wait
   // for that answer (the top bar shows the time zone) so the default cannot overwrite our date.
   await waitForElement(byTestId('clinic-timezone'), 15_000, "the clinic's time zone in the top bar");
-  await sleep(300);
-  // The start-up agenda loads today's day in the clinic's zone without an error.
-  const startup = await exec(
-    `const err = document.querySelector('[data-testid="agenda-error"]');
-     return { agendaError: err ? err.textContent.replace(/\\s+/g, ' ').trim() : null,
-              bookingDate: document.querySelector('[data-testid="booking-date"]').value,
-              agendaDate: document.querySelector('[data-testid="agenda-date"]')?.value ?? null };`,
+  // The start-up agenda loads today's day in the clinic's zone without an error. That load starts
+  // as the time zone arrives (`start()` in ui/src/lib/desk.svelte.ts) and the list stays
+  // aria-busy until it ends: wait for its end, not for a while.
+  const startup = await waitFor(
+    () =>
+      exec(
+        `const list = document.querySelector('[data-testid="agenda-list"]');
+         if (!list || list.getAttribute('aria-busy') === 'true') return null;
+         const err = document.querySelector('[data-testid="agenda-error"]');
+         return { agendaError: err ? err.textContent.replace(/\\s+/g, ' ').trim() : null,
+                  bookingDate: document.querySelector('[data-testid="booking-date"]').value,
+                  agendaDate: document.querySelector('[data-testid="agenda-date"]')?.value ?? null };`,
+      ),
+    { timeoutMs: 20_000, message: "the start-up agenda never finished loading (agenda-list stayed aria-busy)" },
   );
   const today = tomorrowIn(TIMEZONE, 0);
   if (startup.agendaError || startup.bookingDate !== today) {

@@ -55,8 +55,9 @@ async fn retry_after_wins_over_the_interval() {
         .await
         .expect("retried at once");
     assert_eq!(seen(&log).len(), 2);
+    // Far below the 10 s interval it would have waited, with room for a slow machine.
     assert!(
-        started.elapsed() < Duration::from_secs(1),
+        started.elapsed() < Duration::from_secs(5),
         "{:?}",
         started.elapsed()
     );

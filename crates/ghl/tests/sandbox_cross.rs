@@ -382,8 +382,13 @@ async fn sandbox_webhooks_verify_per_signature_mode_and_parse() {
             .await
             .expect("booked");
         let deliveries = sandbox
-            .wait_for_ghl_deliveries(i + 1, Duration::from_secs(5))
+            .wait_for_ghl_deliveries(i + 1, Duration::from_secs(20))
             .await;
+        assert!(
+            deliveries.len() > i,
+            "{mode:?}: {} deliveries",
+            deliveries.len()
+        );
         let delivery = deliveries
             .iter()
             .find(|d| d.appointment_id == created.id)

@@ -113,6 +113,29 @@ impl Sandbox {
         &self.app.config
     }
 
+    /// What a Mostrador host needs to use this sandbox as its GHL and MP, under the seed
+    /// service's setting names: tokens, location, API bases, the MP webhook secret, and the
+    /// public halves of the keys its GHL webhooks are signed with.
+    pub fn clinic_settings(&self) -> Vec<(&'static str, String)> {
+        let c = &self.app.config;
+        vec![
+            ("GHL_ACCESS_TOKEN", c.ghl_access_token.clone()),
+            ("GHL_LOCATION_ID", c.location_id.clone()),
+            ("GHL_BASE_URL", self.ghl_base_url()),
+            ("MP_ACCESS_TOKEN", c.mp_access_token.clone()),
+            ("MP_BASE_URL", self.mp_base_url()),
+            ("MP_WEBHOOK_SECRET", c.mp_webhook_secret.clone()),
+            (
+                "GHL_WEBHOOK_PUBLIC_KEYS",
+                format!(
+                    "{}\n{}",
+                    crate::SANDBOX_GHL_ED25519_PUBLIC_KEY_PEM,
+                    crate::SANDBOX_GHL_RSA_PUBLIC_KEY_PEM
+                ),
+            ),
+        ]
+    }
+
     /// Register a fake tunnel: a webhook whose notification_url starts with `public_base`
     /// (an https URL, as MP demands) is delivered to `local_base` + the rest of the URL instead.
     /// This is how demo mode and tests reach the app's plain-http loopback listener,
@@ -170,6 +193,29 @@ impl Sandbox {
             let all = self.ghl_deliveries();
             if all.len() >= count || tokio::time::Instant::now() >= deadline {
                 return all;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+
+    /// How many webhook deliveries are still in progress or scheduled: GHL events queued,
+    /// held or delayed, retries not yet finished, MP notifications being sent. Zero means no
+    /// further attempt is coming until a new write causes one.
+    pub fn pending_webhooks(&self) -> usize {
+        self.app.pending_webhooks()
+    }
+
+    /// Waits until [`pending_webhooks`](Self::pending_webhooks) is zero (or `timeout` passes);
+    /// returns whether it got there. With it, "nothing more was delivered" is an exact check
+    /// of the recorded attempts rather than a guess after a pause.
+    pub async fn wait_for_webhooks_idle(&self, timeout: Duration) -> bool {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            if self.pending_webhooks() == 0 {
+                return true;
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return false;
             }
             tokio::time::sleep(Duration::from_millis(5)).await;
         }

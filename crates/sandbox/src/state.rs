@@ -8,7 +8,7 @@
 //! injected faults, the clock offset and the queue that feeds GHL webhook deliveries in
 //! write order.
 
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -41,7 +41,20 @@ pub(crate) struct Shared {
     /// Milliseconds added to the real clock (`Sandbox::advance_clock`).
     clock_offset_ms: AtomicI64,
     /// Feeds the GHL webhook worker, which delivers in write order.
-    ghl_events: mpsc::UnboundedSender<GhlEvent>,
+    ghl_events: mpsc::UnboundedSender<(GhlEvent, WebhookWork)>,
+    /// Webhook work started and not finished (see [`WebhookWork`]).
+    pending_webhooks: Arc<AtomicUsize>,
+}
+
+/// One piece of webhook work in progress: a queued, held or delayed GHL event, a scheduled
+/// retry, an MP notification being sent. Counted while alive, so a test can tell "no attempt
+/// is still coming" from the sandbox's own bookkeeping instead of waiting a while.
+pub(crate) struct WebhookWork(Arc<AtomicUsize>);
+
+impl Drop for WebhookWork {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 /// The switches tests flip at run time; seeded from the config.
@@ -120,7 +133,7 @@ impl Shared {
         tz: Tz,
         base_url: String,
         http: reqwest::Client,
-    ) -> (Self, mpsc::UnboundedReceiver<GhlEvent>) {
+    ) -> (Self, mpsc::UnboundedReceiver<(GhlEvent, WebhookWork)>) {
         let world = World::seeded(&config, Utc::now());
         let settings = Settings::from_config(&config);
         let (ghl_events, receiver) = mpsc::unbounded_channel();
@@ -135,6 +148,7 @@ impl Shared {
             faults: Mutex::new(Vec::new()),
             clock_offset_ms: AtomicI64::new(0),
             ghl_events,
+            pending_webhooks: Arc::new(AtomicUsize::new(0)),
         };
         (shared, receiver)
     }
@@ -183,9 +197,22 @@ impl Shared {
     /// Queues a GHL appointment event for the webhook worker. Call it while still holding
     /// the world lock of the write, so events queue in write order.
     pub fn queue_ghl_event(&self, event: GhlEvent) {
-        if self.settings().ghl_webhook_url.is_some() && self.ghl_events.send(event).is_err() {
+        if self.settings().ghl_webhook_url.is_some()
+            && self.ghl_events.send((event, self.webhook_work())).is_err()
+        {
             tracing::warn!("ghl webhook worker is gone; event not delivered");
         }
+    }
+
+    /// Counts one piece of webhook work until the returned guard is dropped.
+    pub fn webhook_work(&self) -> WebhookWork {
+        self.pending_webhooks.fetch_add(1, Ordering::SeqCst);
+        WebhookWork(self.pending_webhooks.clone())
+    }
+
+    /// How many pieces of webhook work are still in progress.
+    pub fn pending_webhooks(&self) -> usize {
+        self.pending_webhooks.load(Ordering::SeqCst)
     }
 
     /// Drops every appointment, contact change, preference, payment and delivery record,

@@ -186,7 +186,7 @@ async fn api_writes_echo_signed_create_update_and_delete_webhooks() {
     // The record holds exactly the bytes sent.
     let recorded = fx
         .sandbox
-        .wait_for_ghl_deliveries(3, Duration::from_secs(5))
+        .wait_for_ghl_deliveries(3, common::DEADLINE)
         .await;
     assert_eq!(recorded.len(), 3);
     assert_eq!(recorded[0].body.as_bytes(), &seen[0].body[..]);
@@ -221,8 +221,19 @@ async fn no_webhook_url_means_no_deliveries() {
         fx.book(ODONTOLOGIA_CALENDAR_ID, &slots[0]).await.1["id"].clone()
     };
     assert!(id.is_string());
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    // Nothing is queued, held or scheduled: the sandbox's own record, not a pause.
+    fx.idle().await;
     assert!(fx.sandbox.ghl_deliveries().is_empty());
+
+    // The same write with a URL set is delivered, so the check above is not vacuous.
+    let hook = Hook::start().await;
+    fx.sandbox
+        .set_ghl_webhook_url(Some(&format!("{}/hooks/ghl", hook.base)));
+    let slots = fx.free_slots(ODONTOLOGIA_CALENDAR_ID, 7).await;
+    assert_eq!(fx.book(ODONTOLOGIA_CALENDAR_ID, &slots[0]).await.0, 200);
+    let seen = hook.settle(&fx, 1).await;
+    assert_eq!(seen[0].json()["type"], "AppointmentCreate");
+    assert_eq!(fx.sandbox.ghl_deliveries().len(), 1);
 }
 
 #[tokio::test]
@@ -290,7 +301,7 @@ async fn a_429_answer_is_retried_with_the_same_bytes_until_a_non_429() {
     hook.answer_with(&[429, 429]);
     book(&fx, 0).await;
     hook.wait(3).await;
-    let seen = hook.settle(3).await;
+    let seen = hook.settle(&fx, 3).await;
     assert!(seen.iter().all(|s| s.body == seen[0].body));
     assert!(seen.iter().all(both_signatures_verify));
     let attempts: Vec<(u32, Option<u16>)> = fx
@@ -308,7 +319,7 @@ async fn a_429_forever_gets_six_retries_then_the_event_is_lost() {
     hook.answer_with(&[429; 10]);
     book(&fx, 0).await;
     hook.wait(7).await;
-    hook.settle(7).await;
+    hook.settle(&fx, 7).await;
     assert_eq!(
         fx.sandbox.ghl_deliveries().last().map(|d| d.attempt),
         Some(6)
@@ -322,7 +333,7 @@ async fn a_500_or_404_answer_is_final() {
     let id = book(&fx, 0).await;
     cancel(&fx, &id).await;
     hook.wait(2).await;
-    let seen = hook.settle(2).await;
+    let seen = hook.settle(&fx, 2).await;
     assert_eq!(seen[0].json()["type"], "AppointmentCreate");
     assert_eq!(seen[1].json()["type"], "AppointmentUpdate");
 }
@@ -337,7 +348,7 @@ async fn duplicate_and_drop_faults() {
     fx.sandbox
         .inject(Fault::new("ghl.webhooks", FaultKind::Drop).once());
     cancel(&fx, &id).await;
-    let seen = hook.settle(2).await;
+    let seen = hook.settle(&fx, 2).await;
     assert_eq!(seen[0].body, seen[1].body, "same bytes, same webhookId");
     let recorded = fx.sandbox.ghl_deliveries();
     assert_eq!(recorded.len(), 3);
@@ -367,10 +378,18 @@ async fn delay_fault_delivers_later() {
     let (fx, hook) = setup().await;
     fx.sandbox
         .inject(Fault::new("ghl.webhooks", FaultKind::Delay { ms: 400 }).once());
+    let written = std::time::Instant::now();
     book(&fx, 0).await;
-    tokio::time::sleep(Duration::from_millis(150)).await;
-    assert!(hook.seen().is_empty());
     assert_eq!(hook.wait(1).await.len(), 1);
+    // Measured, not guessed: it cannot have arrived before the delay ran out after the write.
+    assert!(
+        written.elapsed() >= Duration::from_millis(400),
+        "delivered after {:?}",
+        written.elapsed()
+    );
+    let seen = hook.settle(&fx, 1).await;
+    assert_eq!(seen[0].json()["type"], "AppointmentCreate");
+    assert_eq!(fx.sandbox.ghl_deliveries()[0].faults, ["delay"]);
 }
 
 #[tokio::test]
@@ -394,7 +413,7 @@ async fn body_faults_reshape_the_body_and_still_sign_it() {
     let seen = hook.wait(5).await;
     let recorded = fx
         .sandbox
-        .wait_for_ghl_deliveries(5, Duration::from_secs(5))
+        .wait_for_ghl_deliveries(5, common::DEADLINE)
         .await;
     assert!(seen.iter().all(both_signatures_verify));
 
@@ -462,5 +481,5 @@ async fn control_routes_set_the_webhook_url_and_signature_mode() {
     .await;
     assert_eq!(status, 200);
     book(&fx, 1).await;
-    hook.settle(1).await;
+    hook.settle(&fx, 1).await;
 }

@@ -46,6 +46,26 @@ async function focused(page) {
   return page.evaluate(() => document.activeElement?.getAttribute('data-testid') ?? document.activeElement?.tagName ?? null);
 }
 
+/** Resolves once the page has rendered its next frame (pending reactions flushed). @param {import('playwright-core').Page} page */
+async function nextFrame(page) {
+  await page.evaluate(() => new Promise((resolve) => requestAnimationFrame(() => setTimeout(resolve, 0))));
+}
+
+/**
+ * Makes `scrollIntoView` jump instead of animating, as a reduced-motion user would see it, so
+ * a screenshot shows where a scroll ends without waiting for an animation (Chromium animates
+ * `behavior: 'smooth'` even under emulated reduced motion). @param {import('playwright-core').Page} page
+ */
+async function instantScrolls(page) {
+  await page.evaluate(() => {
+    const scroll = Element.prototype.scrollIntoView;
+    /** @param {boolean | ScrollIntoViewOptions} [arg] @this {Element} */
+    Element.prototype.scrollIntoView = function (arg) {
+      scroll.call(this, arg && typeof arg === 'object' ? { ...arg, behavior: 'instant' } : arg);
+    };
+  });
+}
+
 /** Opens the seeded booking of `patient` and waits for its QR. @param {import('playwright-core').Page} page @param {string} patient */
 async function openCharge(page, patient) {
   await page.getByTestId('agenda-item').filter({ hasText: patient }).click();
@@ -569,7 +589,10 @@ describe('Mostrador desk UI', () => {
       window.__mostradorFake?.owe(jorge, { kind: 'ghl.tag', attempts: 1, lastError: 'GoHighLevel is unavailable: 500' });
       return window.__mostradorFake?.emitEffectsUpdated({ chargeId: maria });
     }, ids);
-    await page.waitForTimeout(500);
+    // No pause for "nothing happened": the fake's emit runs the listeners before it resolves,
+    // and a re-read records its `pending_effects` call as it is made (fake-ipc.ts). Once the
+    // emit has resolved and the UI has rendered a frame, the decision is on record.
+    await nextFrame(page);
     assert.equal((await callsOf(page, 'pending_effects')).length, 1, 'another charge: not re-read');
     assert.equal(await pending.count(), 0);
 
@@ -859,12 +882,12 @@ describe('Mostrador desk UI', () => {
 
   it('fits a 1024x700 window without sideways scrolling', async () => {
     const page = await open({ viewport: { width: 1024, height: 700 } });
+    await instantScrolls(page);
     await fillBooking(page);
     await page.getByTestId('booking-submit').click();
     await page.locator('[data-testid="charge-qr"] svg').waitFor();
     const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
     assert.ok(overflow <= 0, `no horizontal overflow (${overflow}px)`);
-    await page.waitForTimeout(400); // let the smooth scroll settle for the screenshot
     await shot(page, '06-narrow-1024x700');
   });
 });

@@ -21,7 +21,7 @@ use super::Appointment;
 use super::keys;
 use crate::clock::{ghl_stamp, ghl_time, utc_millis};
 use crate::faults::{FaultKind, take_webhook};
-use crate::state::{App, Shared, ghl_id};
+use crate::state::{App, Shared, WebhookWork, ghl_id};
 
 /// GHL retries a 429 answer up to 6 times…
 const MAX_RETRIES: u32 = 6;
@@ -369,15 +369,19 @@ fn tamper(body: String) -> String {
 }
 
 /// The worker: delivers queued events in order until the sandbox is gone.
-pub(crate) async fn worker(app: Weak<Shared>, mut events: mpsc::UnboundedReceiver<GhlEvent>) {
-    let mut held: Option<(Outgoing, bool)> = None;
+/// Each event comes with its [`WebhookWork`] guard, which lives until its last attempt.
+pub(crate) async fn worker(
+    app: Weak<Shared>,
+    mut events: mpsc::UnboundedReceiver<(GhlEvent, WebhookWork)>,
+) {
+    let mut held: Option<(Outgoing, bool, WebhookWork)> = None;
     loop {
         let next = if held.is_some() {
             match tokio::time::timeout(HOLD_LIMIT, events.recv()).await {
                 Ok(next) => next,
                 Err(_) => {
-                    if let (Some(app), Some((out, dup))) = (app.upgrade(), held.take()) {
-                        send_event(&app, out, dup).await;
+                    if let (Some(app), Some((out, dup, work))) = (app.upgrade(), held.take()) {
+                        send_event(&app, out, dup, work).await;
                     }
                     continue;
                 }
@@ -385,7 +389,7 @@ pub(crate) async fn worker(app: Weak<Shared>, mut events: mpsc::UnboundedReceive
         } else {
             events.recv().await
         };
-        let Some(event) = next else { break };
+        let Some((event, work)) = next else { break };
         let Some(app) = app.upgrade() else { break };
         let Some(url) = app.settings().ghl_webhook_url.clone() else {
             continue;
@@ -401,38 +405,43 @@ pub(crate) async fn worker(app: Weak<Shared>, mut events: mpsc::UnboundedReceive
                     Some("dropped by fault".into()),
                     0,
                 );
+                drop(work);
             }
             Plan::Delay(wait) => {
                 let app = app.clone();
                 tokio::spawn(async move {
                     tokio::time::sleep(wait).await;
-                    send_event(&app, outgoing, false).await;
+                    send_event(&app, outgoing, false, work).await;
                 });
             }
             Plan::Hold { duplicate } => {
-                if let Some((previous, dup)) = held.take() {
-                    send_event(&app, previous, dup).await;
+                if let Some((previous, dup, previous_work)) = held.take() {
+                    send_event(&app, previous, dup, previous_work).await;
                 }
-                held = Some((outgoing, duplicate));
+                held = Some((outgoing, duplicate, work));
                 continue;
             }
-            Plan::Send { duplicate } => send_event(&app, outgoing, duplicate).await,
+            Plan::Send { duplicate } => send_event(&app, outgoing, duplicate, work).await,
         }
-        if let Some((previous, dup)) = held.take() {
-            send_event(&app, previous, dup).await;
+        if let Some((previous, dup, previous_work)) = held.take() {
+            send_event(&app, previous, dup, previous_work).await;
         }
     }
 }
 
 /// First attempt (twice for a duplicate); a 429 starts the retry task.
-async fn send_event(app: &App, outgoing: Outgoing, duplicate: bool) {
+/// `work` is released after the last attempt (after the retries, when there are any).
+async fn send_event(app: &App, outgoing: Outgoing, duplicate: bool, work: WebhookWork) {
     let status = attempt(app, &outgoing, 0).await;
     if duplicate {
         attempt(app, &outgoing, 0).await;
     }
     if status == Some(429) {
         let app = app.clone();
-        tokio::spawn(async move { retry(&app, &outgoing).await });
+        tokio::spawn(async move {
+            retry(&app, &outgoing).await;
+            drop(work);
+        });
     }
 }
 

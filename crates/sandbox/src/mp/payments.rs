@@ -417,8 +417,11 @@ pub(crate) async fn update_payment(
     if let Some(url) = url {
         // In the background, like MP: the API answer does not wait for the receiver.
         let app = app.clone();
+        // Counted before the answer goes out, so "nothing pending" cannot miss it.
+        let work = app.webhook_work();
         tokio::spawn(async move {
             super::webhooks::notify_payment(&app, &url, id, "payment.updated").await;
+            drop(work);
         });
     }
     Ok(Json(rendered))

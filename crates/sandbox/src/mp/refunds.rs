@@ -203,8 +203,11 @@ pub(crate) async fn create_refund(
     };
     if let Some(url) = url {
         let app = app.clone();
+        // Counted before the answer goes out, so "nothing pending" cannot miss it.
+        let work = app.webhook_work();
         tokio::spawn(async move {
             super::webhooks::notify_payment(&app, &url, payment_id, "payment.updated").await;
+            drop(work);
         });
     }
     Ok((StatusCode::CREATED, Json(rendered)))

@@ -172,6 +172,7 @@ pub(crate) async fn notify_payment(
     payment_id: i64,
     action: &str,
 ) -> Option<u16> {
+    let _work = app.webhook_work();
     let faults = take_webhook(app, "mp.webhooks");
     let news = source_news(notification_url);
     let want_webhook = news.as_deref() != Some("ipn");
@@ -330,9 +331,11 @@ async fn dispatch(app: &App, out: Outgoing, faults: &[FaultKind]) -> Option<u16>
         _ => None,
     }) {
         let app = app.clone();
+        let work = app.webhook_work();
         tokio::spawn(async move {
             tokio::time::sleep(Duration::from_millis(ms)).await;
             first_attempt(&app, out, duplicate).await;
+            drop(work);
         });
         return None;
     }
@@ -351,7 +354,11 @@ async fn first_attempt(app: &App, out: Outgoing, duplicate: bool) -> Option<u16>
     }
     if !delivered(status) {
         let app = app.clone();
-        tokio::spawn(async move { retry(&app, &out).await });
+        let work = app.webhook_work();
+        tokio::spawn(async move {
+            retry(&app, &out).await;
+            drop(work);
+        });
     }
     status
 }

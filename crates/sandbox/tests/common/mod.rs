@@ -8,6 +8,10 @@ use reqwest::{Method, RequestBuilder};
 use sandbox::{Sandbox, SandboxConfig};
 use serde_json::Value;
 
+/// How long a wait for something that must happen may take before the test fails. Only a
+/// broken (or badly stalled) run ever gets near it.
+pub const DEADLINE: std::time::Duration = std::time::Duration::from_secs(20);
+
 pub struct Fixture {
     pub sandbox: Sandbox,
     pub http: reqwest::Client,
@@ -52,6 +56,16 @@ impl Fixture {
             method,
             format!("{}/__control{}", self.sandbox.base_url(), path),
         )
+    }
+
+    /// Waits until the sandbox reports no webhook work in progress (nothing queued, held,
+    /// delayed or scheduled for retry); panics after [`DEADLINE`].
+    pub async fn idle(&self) {
+        assert!(
+            self.sandbox.wait_for_webhooks_idle(DEADLINE).await,
+            "the sandbox still had {} webhook deliveries in progress after {DEADLINE:?}",
+            self.sandbox.pending_webhooks()
+        );
     }
 
     pub fn location_id(&self) -> String {
@@ -197,23 +211,38 @@ impl Hook {
         self.seen.lock().expect("lock").clone()
     }
 
-    /// Waits (up to 5 s) for at least `n` requests.
+    /// Waits for at least `n` requests and returns them all; panics with what arrived if
+    /// they do not come within [`DEADLINE`] (generous: it only bounds a broken run).
     pub async fn wait(&self, n: usize) -> Vec<Seen> {
-        for _ in 0..1000 {
+        let deadline = tokio::time::Instant::now() + DEADLINE;
+        loop {
             let seen = self.seen();
             if seen.len() >= n {
                 return seen;
             }
+            if tokio::time::Instant::now() >= deadline {
+                panic!(
+                    "waited {DEADLINE:?} for {n} webhook requests, got {}: {:?}",
+                    seen.len(),
+                    seen.iter().map(|s| &s.target).collect::<Vec<_>>()
+                );
+            }
             tokio::time::sleep(std::time::Duration::from_millis(5)).await;
         }
-        self.seen()
     }
 
-    /// Waits a little and asserts nothing more than `n` arrived.
-    pub async fn settle(&self, n: usize) -> Vec<Seen> {
-        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    /// Asserts that exactly `n` requests arrived and no more are coming: waits until the
+    /// sandbox has no webhook work left (queued, held, delayed or retrying events; its own
+    /// record, not a pause), then counts.
+    pub async fn settle(&self, fx: &Fixture, n: usize) -> Vec<Seen> {
+        fx.idle().await;
         let seen = self.seen();
-        assert_eq!(seen.len(), n, "unexpected extra or missing deliveries");
+        assert_eq!(
+            seen.len(),
+            n,
+            "unexpected extra or missing deliveries: {:?}",
+            seen.iter().map(|s| &s.target).collect::<Vec<_>>()
+        );
         seen
     }
 }
