@@ -27,6 +27,9 @@ pub struct ClinicConfig {
     /// Unpaid hold: a booking whose charge is still unpaid this long after it was made is
     /// cancelled in GHL and its link expired (`UNPAID_HOLD_MINUTES`); `None` keeps it.
     pub unpaid_hold: Option<Duration>,
+    /// Retention (`RETENTION_DAYS`): processed webhook deliveries are deleted, and payments'
+    /// raw provider JSON emptied, this long after; `None` keeps everything.
+    pub retention: Option<Duration>,
 }
 
 /// Side effects of a paid charge, each switchable (DESIGN §4, "A payment arrives").

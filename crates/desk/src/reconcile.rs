@@ -11,6 +11,7 @@ use crate::error::DeskError;
 use crate::model::{AppointmentChange, Booking, Charge, ChargeStatus, SyncState};
 use crate::ports::RemoteAppointment;
 use crate::time::now;
+use chrono::{DateTime, Utc};
 use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
@@ -197,17 +198,39 @@ impl Desk {
         let payments = self.reconcile_payments().await?;
         let appointments = self.reconcile_appointments().await?;
         let released = self.expire_unpaid_holds().await?;
-        if payments.checked + payments.failed + appointments.failed + released > 0 {
+        let (purged, forgotten) = self.apply_retention(now()).await?;
+        if payments.checked + payments.failed + appointments.failed + released > 0
+            || purged + forgotten > 0
+        {
             tracing::info!(
                 payments_checked = payments.checked,
                 payments_failed = payments.failed,
                 appointments_checked = appointments.checked,
                 appointments_failed = appointments.failed,
                 holds_released = released,
+                deliveries_purged = purged,
+                payment_payloads_emptied = forgotten,
                 "reconciled"
             );
         }
         Ok(())
+    }
+
+    /// Retention: deletes webhook deliveries processed longer ago than the clinic's retention
+    /// period and empties the raw provider JSON (payer data) of payments untouched as long;
+    /// the typed columns the audit trail needs stay. Unprocessed deliveries are never
+    /// deleted. Returns (deliveries deleted, payments emptied); nothing without a period.
+    pub async fn apply_retention(&self, now: DateTime<Utc>) -> Result<(u64, u64), DeskError> {
+        let Some(period) = self.clinic.retention else {
+            return Ok((0, 0));
+        };
+        let Ok(period) = chrono::Duration::from_std(period) else {
+            return Ok((0, 0));
+        };
+        let before = now - period;
+        let purged = self.store.purge_processed_inbox(before).await?;
+        let forgotten = self.store.forget_payment_payloads(before).await?;
+        Ok((purged, forgotten))
     }
 
     /// Reconciles on start and then every `every`, until the task is dropped.

@@ -68,6 +68,7 @@ fn desk_on(
         link_ttl: std::time::Duration::from_secs(3600),
         after_payment: desk::config::AfterPayment::default(),
         unpaid_hold,
+        retention: None,
     };
     let desk = Desk::new(
         Arc::new(db.store.clone()),

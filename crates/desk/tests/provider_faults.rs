@@ -85,6 +85,7 @@ async fn world(db: TestDb) -> World {
         link_ttl: std::time::Duration::from_secs(3600),
         after_payment: desk::config::AfterPayment::default(),
         unpaid_hold: None,
+        retention: None,
     };
     let desk = Desk::new(
         Arc::new(db.store.clone()),

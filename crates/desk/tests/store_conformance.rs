@@ -47,6 +47,7 @@ conformance!(
     due_outbox_items_are_leased_once_and_retried_when_due,
     releasing_inbox_leases_frees_unprocessed_deliveries_only,
     releasing_outbox_leases_makes_unfinished_items_due,
+    retention_deletes_old_processed_deliveries_and_empties_old_payment_payloads,
 );
 
 fn at(s: &str) -> DateTime<Utc> {
@@ -490,4 +491,58 @@ async fn releasing_outbox_leases_makes_unfinished_items_due(s: &dyn Store) {
     let mut keys: Vec<_> = again.iter().map(|i| i.idempotency_key.as_str()).collect();
     keys.sort();
     assert_eq!(keys, ["backing-off", "leased"]);
+}
+
+async fn retention_deletes_old_processed_deliveries_and_empties_old_payment_payloads(
+    s: &dyn Store,
+) {
+    let old = delivery("old-processed", at("2026-01-01T10:00:00.000Z"));
+    let recent = delivery("recent-processed", at("2026-11-20T10:00:00.000Z"));
+    let stuck = delivery("old-unprocessed", at("2026-01-02T10:00:00.000Z"));
+    for d in [&old, &recent, &stuck] {
+        assert!(s.insert_inbox(d).await.unwrap());
+    }
+    s.finish_inbox(&old.id, at("2026-01-01T10:00:01.000Z"))
+        .await
+        .unwrap();
+    s.finish_inbox(&recent.id, at("2026-11-20T10:00:01.000Z"))
+        .await
+        .unwrap();
+    assert_eq!(
+        s.purge_processed_inbox(at("2026-06-01T00:00:00.000Z"))
+            .await
+            .unwrap(),
+        1
+    );
+    // The unprocessed one stays whatever its age; newest first.
+    let left: Vec<String> = s
+        .recent_inbox(10)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|d| d.dedupe_key)
+        .collect();
+    assert_eq!(left, vec!["recent-processed", "old-unprocessed"]);
+    assert_eq!(s.inbox_counts().await.unwrap(), (2, 1));
+
+    let b = booking("k-retention", "2026-11-28T15:00:00.000Z");
+    let mut c = charge_for(&b, "80", Currency::Pen);
+    s.insert_booking(&b, &c).await.unwrap();
+    c.status = ChargeStatus::Paid;
+    let p = payment(17014025199, &c, "approved");
+    s.record_payments(std::slice::from_ref(&p), &c, None, &[])
+        .await
+        .unwrap();
+    let yesterday = chrono::Utc::now() - chrono::Duration::days(1);
+    assert_eq!(s.forget_payment_payloads(yesterday).await.unwrap(), 0);
+    assert_eq!(s.payments_of_charge(&c.id).await.unwrap(), vec![p.clone()]);
+    let soon = chrono::Utc::now() + chrono::Duration::minutes(1);
+    assert_eq!(s.forget_payment_payloads(soon).await.unwrap(), 1);
+    let kept = s.payments_of_charge(&c.id).await.unwrap();
+    let expected = Payment {
+        raw: "{}".into(),
+        ..p
+    };
+    assert_eq!(kept, vec![expected], "typed columns kept, payer data gone");
+    assert_eq!(s.forget_payment_payloads(soon).await.unwrap(), 0);
 }

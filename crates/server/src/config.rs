@@ -266,6 +266,28 @@ pub fn host_config(
             reason: "between 7 and 3650 days; 0 keeps everything".into(),
         });
     }
+    let max_connections: usize = parse(
+        s,
+        "LISTENER_MAX_CONNECTIONS",
+        ServeLimits::default().max_connections,
+    )?;
+    if !(8..=10_000).contains(&max_connections) {
+        return Err(ConfigError::Invalid {
+            name: "LISTENER_MAX_CONNECTIONS",
+            reason: "between 8 and 10000".into(),
+        });
+    }
+    let header_secs: u64 = parse(
+        s,
+        "LISTENER_HEADER_TIMEOUT_SECS",
+        ServeLimits::default().header_read_timeout.as_secs(),
+    )?;
+    if !(1..=120).contains(&header_secs) {
+        return Err(ConfigError::Invalid {
+            name: "LISTENER_HEADER_TIMEOUT_SECS",
+            reason: "between 1 and 120 seconds".into(),
+        });
+    }
     let trusted_proxies =
         parse_ranges(&s.value("TRUSTED_PROXIES").unwrap_or_default()).map_err(|reason| {
             ConfigError::Invalid {
@@ -306,7 +328,10 @@ pub fn host_config(
         accept_ipn: switch_or(s, "MP_ACCEPT_IPN", false)?,
         trusted_proxies,
         rate_limit: RateLimit::default(),
-        serve_limits: ServeLimits::default(),
+        serve_limits: ServeLimits {
+            max_connections,
+            header_read_timeout: Duration::from_secs(header_secs),
+        },
         retention: (retention_days > 0).then(|| Duration::from_secs(retention_days * 86_400)),
     })
 }
@@ -429,6 +454,8 @@ mod tests {
             ("MP_ACCEPT_IPN", "maybe"),
             ("TRUSTED_PROXIES", "10.0.0.0/40"),
             ("RETENTION_DAYS", "1"),
+            ("LISTENER_MAX_CONNECTIONS", "2"),
+            ("LISTENER_HEADER_TIMEOUT_SECS", "0"),
         ] {
             let mut m = complete();
             m.insert(name, value);

@@ -188,6 +188,7 @@ impl Host {
             link_ttl: config.link_ttl,
             after_payment: config.after_payment.clone(),
             unpaid_hold: config.unpaid_hold,
+            retention: config.retention,
         };
         let desk = Arc::new(Desk::new(
             store,

@@ -48,6 +48,9 @@ const PUBLIC_URL: &str = "https://bad-input.mostrador.invalid";
 const PROBE: &str = "probe=bad-input-snapshot";
 const LISTENER_LIMIT: usize = server::listener::BODY_LIMIT;
 const COMPAT_LIMIT: usize = 64 * 1024;
+/// Not an HTTP status: the server closed the connection without an answer the client could
+/// read (see [`Expect::TooBig`]).
+const CLOSED_EARLY: u16 = 1;
 const SQL_DROP: &str = "'; DROP TABLE bookings; --";
 const SQL_OR: &str = "\" OR 1=1";
 /// Right-to-left override, emoji, an escaped NUL and a combining mark in one string.
@@ -147,12 +150,15 @@ async fn run_corpus(
     for case in &cases {
         let (status, body) = hub.send(case).await;
         if settle {
-            tokio::time::sleep(Duration::from_millis(400)).await;
+            hub.quiet().await;
         }
         let after = hub.snapshot().await;
         let mut wrong = Vec::new();
         if let Some(problem) = case.expect.check(status) {
             wrong.push(problem);
+        }
+        if matches!(case.expect, Expect::TooBig) && !hub.healthy().await {
+            wrong.push("the listener is not healthy after it".into());
         }
         wrong.extend(hub.leaks(&body));
         wrong.extend(before.differences(&after, case.lookups));
@@ -168,7 +174,7 @@ async fn run_corpus(
         before = after;
     }
     // Nothing arrives late either: the workers ran all along.
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    hub.quiet().await;
     let last = hub.snapshot().await;
     for d in baseline.differences(&last, true) {
         failures.push(format!(
@@ -209,11 +215,20 @@ enum Payload {
     Chunked(Vec<u8>),
     /// The whole request, bytes as given, over a raw socket (what reqwest refuses to send).
     Raw(Vec<u8>),
+    /// Headers only, declaring a `Content-Length` of this many bytes and asking
+    /// `Expect: 100-continue`: a listener that refuses by the declared length answers
+    /// before the client sends a byte of the body, so the answer cannot race the upload.
+    Declared(usize),
 }
 
 #[derive(Clone, Debug)]
 enum Expect {
     Status(u16),
+    /// A body over the limit: 413, or — when the server answered and closed while the client
+    /// was still sending, so the kernel turned the close into a reset that can swallow the
+    /// answer — a connection the server ended before taking the body. Either way nothing is
+    /// stored and the listener stays healthy (both checked).
+    TooBig,
     /// Any 4xx; the text says why one exact status is not the contract.
     ClientError(&'static str),
     /// 200 by contract and nothing stored or changed.
@@ -225,6 +240,10 @@ impl Expect {
         match self {
             Expect::Status(s) if *s == status => None,
             Expect::Status(s) => Some(format!("expected {s}, got {status}")),
+            Expect::TooBig if status == 413 || status == CLOSED_EARLY => None,
+            Expect::TooBig => Some(format!(
+                "expected 413 or a connection closed before the body was taken, got {status}"
+            )),
             Expect::ClientError(_) if (400..500).contains(&status) => None,
             Expect::ClientError(why) => Some(format!("expected a 4xx ({why}), got {status}")),
             Expect::Ignored if status == 200 => None,
@@ -291,6 +310,11 @@ impl Case {
         self.header("content-type", "application/json").body(body)
     }
 
+    fn declared(mut self, length: usize) -> Self {
+        self.payload = Payload::Declared(length);
+        self
+    }
+
     fn chunked(mut self, body: Vec<u8>) -> Self {
         self.payload = Payload::Chunked(body);
         self
@@ -298,6 +322,11 @@ impl Case {
 
     fn expect(mut self, status: u16) -> Self {
         self.expect = Expect::Status(status);
+        self
+    }
+
+    fn too_big(mut self) -> Self {
+        self.expect = Expect::TooBig;
         self
     }
 
@@ -794,6 +823,22 @@ fn size_cases(hub: &Hub) -> Vec<Case> {
     let mib = over(1024 * 1024);
     vec![
         Case::hook(
+            "MP: declares 1 MiB, waits for 100-continue",
+            "POST",
+            mp_url("555"),
+        )
+        .header("x-signature", &mp_sig)
+        .header("x-request-id", &r)
+        .declared(1024 * 1024)
+        .expect(413),
+        Case::hook(
+            "GHL: declares 256 KiB + 1, waits for 100-continue",
+            "POST",
+            GHL_PATH,
+        )
+        .declared(LISTENER_LIMIT + 1)
+        .expect(413),
+        Case::hook(
             "MP: 256 KiB + 1 byte, valid signature",
             "POST",
             mp_url("555"),
@@ -801,32 +846,32 @@ fn size_cases(hub: &Hub) -> Vec<Case> {
         .header("x-signature", &mp_sig)
         .header("x-request-id", &r)
         .json(listener_over.clone())
-        .expect(413),
+        .too_big(),
         Case::hook("MP: 1 MiB, unsigned", "POST", mp_url("555"))
             .json(mib.clone())
-            .expect(413),
+            .too_big(),
         Case::hook("MP: 1 MiB chunked, valid signature", "POST", mp_url("555"))
             .header("x-signature", &mp_sig)
             .header("x-request-id", &r)
             .header("content-type", "application/json")
             .chunked(mib.clone())
-            .expect(413),
+            .too_big(),
         Case::hook("GHL: 256 KiB + 1 byte, valid signature", "POST", GHL_PATH)
             .header("x-ghl-signature", b64(&hub.signer.sign(&listener_over)))
             .json(listener_over.clone())
-            .expect(413),
+            .too_big(),
         Case::hook("GHL: 1 MiB chunked, valid signature", "POST", GHL_PATH)
             .header("x-ghl-signature", b64(&hub.signer.sign(&mib)))
             .header("content-type", "application/json")
             .chunked(mib.clone())
-            .expect(413),
+            .too_big(),
         Case::api(
             "compat create: 64 KiB + 1 byte",
             "POST",
             "/api/appointments/create/",
         )
         .json(compat_over.clone())
-        .expect(413),
+        .too_big(),
         Case::api(
             "compat create: 1 MiB chunked",
             "POST",
@@ -834,14 +879,14 @@ fn size_cases(hub: &Hub) -> Vec<Case> {
         )
         .header("content-type", "application/json")
         .chunked(mib.clone())
-        .expect(413),
+        .too_big(),
         Case::api(
             "compat payment: 64 KiB + 1 byte",
             "POST",
             "/api/payments/create/",
         )
         .json(compat_over.clone())
-        .expect(413),
+        .too_big(),
         // The token is checked before the body is read: a stranger cannot make us buffer.
         // 128 KiB (over the 64 KiB limit, so a 401 rather than a 413 shows the order) still
         // fits loopback's socket buffers; with much more the early 401 can reach the client
@@ -1930,6 +1975,40 @@ impl Hub {
         self.sandbox.shutdown().await;
     }
 
+    /// Waits until nothing is in flight: the sandbox has no webhook left to send (GHL's
+    /// echoes, MP's notifications), every stored delivery is processed, and no owed side
+    /// effect is due. A wrong case that started work is then seen in the next snapshot,
+    /// deterministically; a correct one returns at once.
+    async fn quiet(&self) {
+        let store = self.host.desk.store().clone();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let idle = self.sandbox.pending_webhooks() == 0;
+            let (stored, processed) = store.inbox_counts().await.unwrap();
+            let due = store
+                .pending_outbox(100)
+                .await
+                .unwrap()
+                .iter()
+                .any(|item| item.next_attempt_at <= chrono::Utc::now());
+            if idle && stored == processed && !due {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "never quiet: {} webhooks pending, inbox {stored}/{processed}, outbox due {due}",
+                self.sandbox.pending_webhooks()
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// The listener answers `/healthz` with 200.
+    async fn healthy(&self) -> bool {
+        let url = format!("{}/healthz", self.listener);
+        matches!(self.http.get(url).send().await, Ok(r) if r.status() == 200)
+    }
+
     async fn send(&self, case: &Case) -> (u16, Vec<u8>) {
         let base = match case.target {
             Target::Listener => &self.listener,
@@ -1937,6 +2016,21 @@ impl Hub {
         };
         match &case.payload {
             Payload::Raw(bytes) => return raw_exchange(base, bytes.clone()).await,
+            Payload::Declared(length) => {
+                let mut request = format!(
+                    "{} {} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nContent-Length: {length}\r\nExpect: 100-continue\r\n",
+                    case.method, case.path
+                )
+                .into_bytes();
+                for (k, v) in &case.headers {
+                    request.extend(k.as_bytes());
+                    request.extend(b": ");
+                    request.extend(v);
+                    request.extend(b"\r\n");
+                }
+                request.extend(b"\r\n");
+                return raw_exchange(base, request).await;
+            }
             Payload::Chunked(body) => {
                 let mut request = format!(
                     "{} {} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nTransfer-Encoding: chunked\r\n",
@@ -1960,6 +2054,7 @@ impl Hub {
             }
             Payload::Empty | Payload::Bytes(_) => {}
         }
+        let big = matches!(&case.payload, Payload::Bytes(b) if b.len() > COMPAT_LIMIT);
         // The listener's per-client limit is not what is tested here: wait it out.
         for _ in 0..50 {
             let mut req = self
@@ -1982,6 +2077,13 @@ impl Hub {
                         return (status, body);
                     }
                     tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+                // The server refused and closed while a big body was still on its way.
+                Err(e) if big && !e.is_timeout() => {
+                    return (
+                        CLOSED_EARLY,
+                        format!("connection closed early: {e}").into_bytes(),
+                    );
                 }
                 Err(e) => return (0, format!("transport error: {e}").into_bytes()),
             }
@@ -2229,6 +2331,8 @@ fn base64_decode(text: &str) -> Result<Vec<u8>, ()> {
 
 /// Writes `request` to `base` (`http://host:port`) over a raw socket while reading the answer,
 /// so an early answer (413 before the body is read) is not lost; returns (status, body).
+/// A connection the server ended with no answer (a reset while the client was still
+/// sending) is [`CLOSED_EARLY`]; no answer within 20 s is status 0.
 async fn raw_exchange(base: &str, request: Vec<u8>) -> (u16, Vec<u8>) {
     let addr = base.trim_start_matches("http://");
     let stream = tokio::net::TcpStream::connect(addr).await.unwrap();
@@ -2239,14 +2343,17 @@ async fn raw_exchange(base: &str, request: Vec<u8>) -> (u16, Vec<u8>) {
         wr
     });
     let mut answer = Vec::new();
-    let _ = tokio::time::timeout(Duration::from_secs(20), rd.read_to_end(&mut answer)).await;
+    let read = tokio::time::timeout(Duration::from_secs(20), rd.read_to_end(&mut answer)).await;
     writer.abort();
     let text = String::from_utf8_lossy(&answer);
     let status = text
         .strip_prefix("HTTP/1.1 ")
         .and_then(|rest| rest.get(..3))
         .and_then(|code| code.parse().ok())
-        .unwrap_or(0);
+        .unwrap_or(match read {
+            Err(_) => 0,
+            Ok(_) => CLOSED_EARLY,
+        });
     let body = answer
         .windows(4)
         .position(|w| w == b"\r\n\r\n")

@@ -55,7 +55,8 @@ async fn the_hub_serves_healthz_against_the_sandbox_and_stops_on_sigterm() {
     let url = format!("http://127.0.0.1:{port}/healthz");
     let http = reqwest::Client::new();
     let mut ok = false;
-    for _ in 0..100 {
+    // Up to a minute: a loaded CI machine may take a while to start a binary.
+    for _ in 0..600 {
         if let Ok(r) = http.get(&url).send().await {
             ok = r.status() == 200;
             break;

@@ -14,7 +14,7 @@ use std::time::Duration;
 mod support;
 use support::{free_port, sign, start_hub};
 
-const TOKEN: &str = "reliability-token-0123456789";
+const TOKEN: &str = "reliability-token-0123456789abcdefghij";
 const DELIVERIES: usize = 2000;
 const CHARGES: usize = 10;
 const KILL_AFTER: usize = 800;

@@ -106,6 +106,15 @@ pub trait Store: Send + Sync {
     ) -> Result<(), StoreError>;
     /// (stored, processed) counts.
     async fn inbox_counts(&self) -> Result<(i64, i64), StoreError>;
+    /// The newest deliveries stored, newest first (what arrived, as stored).
+    async fn recent_inbox(&self, limit: i64) -> Result<Vec<InboxDelivery>, StoreError>;
+    /// Deletes deliveries processed before `before`; unprocessed ones are kept whatever
+    /// their age. Returns how many were deleted.
+    async fn purge_processed_inbox(&self, before: DateTime<Utc>) -> Result<u64, StoreError>;
+    /// Empties the raw provider JSON (payer names, emails, card data) of payments last
+    /// updated before `before`, keeping every typed column the audit trail needs (status,
+    /// amounts, method, dates). Returns how many were emptied.
+    async fn forget_payment_payloads(&self, before: DateTime<Utc>) -> Result<u64, StoreError>;
     /// Ends every inbox lease, so unprocessed deliveries are taken at once. Only for a
     /// database one process owns, when that process starts: the leases are its previous
     /// run's, which died holding them. Returns how many were released.

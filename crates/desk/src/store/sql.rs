@@ -614,6 +614,41 @@ impl Store for SqlStore {
         Ok((total, processed))
     }
 
+    async fn recent_inbox(&self, limit: i64) -> Result<Vec<InboxDelivery>, StoreError> {
+        let sql = format!(
+            "SELECT {INBOX_COLUMNS} FROM webhook_inbox ORDER BY received_at DESC, id DESC LIMIT ?"
+        );
+        sqlx::query(AssertSqlSafe(sql))
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(map_err)?
+            .iter()
+            .map(rows::inbox)
+            .collect()
+    }
+
+    async fn purge_processed_inbox(&self, before: DateTime<Utc>) -> Result<u64, StoreError> {
+        let done = sqlx::query(
+            "DELETE FROM webhook_inbox WHERE processed_at IS NOT NULL AND processed_at < ?",
+        )
+        .bind(to_db(before))
+        .execute(&self.pool)
+        .await
+        .map_err(map_err)?;
+        Ok(done.rows_affected())
+    }
+
+    async fn forget_payment_payloads(&self, before: DateTime<Utc>) -> Result<u64, StoreError> {
+        let done =
+            sqlx::query("UPDATE payments SET raw = '{}' WHERE updated_at < ? AND raw <> '{}'")
+                .bind(to_db(before))
+                .execute(&self.pool)
+                .await
+                .map_err(map_err)?;
+        Ok(done.rows_affected())
+    }
+
     async fn enqueue(&self, item: &OutboxItem) -> Result<bool, StoreError> {
         let at = to_db(now());
         let result = bind_outbox_insert(sqlx::query(INSERT_OUTBOX), item, &at)
