@@ -3,8 +3,8 @@
 //! MariaDB schema. The final state must be right and the patient's GHL contact tagged once.
 //!
 //! Everything goes through the real path. The hub is wired as `mostrador-hub` wires it
-//! (`server::config::host_config` → `Host::start`) against the in-process sandbox; the sandbox
-//! pays the link and sends its signed notifications (and IPN copies) over loopback HTTP
+//! (`support::InProcess`: `server::config::host_config` → `Host`) against the in-process
+//! sandbox; the sandbox pays the link and sends its signed notifications (and IPN copies) over loopback HTTP
 //! through its fake tunnel to the hub's listener, which stores them in `webhook_inbox`; the
 //! inbox worker re-reads each payment from the sandbox's MP API, derives the charge and
 //! queues the after-payment side effects; the outbox worker closes the link, confirms the GHL
@@ -23,18 +23,20 @@
 //! Scenario 5 (ignored: a bug in the listener's dedupe key) shows two different
 //! notifications signed without `x-request-id` in the same second taken for one delivery.
 
+mod support;
+
 use chrono::{DateTime, Utc};
 use desk::events::{DeskEvent, EventSink};
 use desk::{AuditEntry, Charge, ChargeStatus, CreateBooking, OutboxItem, Payment};
-use sandbox::{Delivery, Fault, FaultKind, PayRequest, Sandbox, SandboxConfig, seed};
+use sandbox::{Delivery, Fault, FaultKind, PayRequest, Sandbox, seed};
 use serde_json::{Value, json};
 use server::Host;
-use server::config::{Settings, host_config};
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+use support::InProcess;
+use testkit::Db;
 
-const PUBLIC_URL: &str = "https://deliveries.mostrador.invalid";
 /// Every link in these tests asks for this much (PEN).
 const AMOUNT: &str = "80.00";
 /// The contact tag a paid charge adds (`PAID_CONTACT_TAG`'s default).
@@ -49,21 +51,7 @@ const HANG: Duration = Duration::from_millis(3_000);
 // ---------------------------------------------------------------------------------------
 // The scenarios, each on both databases.
 
-/// Runs each `name => scenario` on a fresh SQLite file and on a fresh MariaDB schema.
-macro_rules! on_both_databases {
-    ($($name:ident => $scenario:ident),* $(,)?) => {
-        mod sqlite {
-            $( #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-            async fn $name() { super::$scenario(super::Db::Sqlite).await; } )*
-        }
-        mod mysql {
-            $( #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-            async fn $name() { super::$scenario(super::Db::Mariadb).await; } )*
-        }
-    };
-}
-
-on_both_databases!(
+testkit::on_both_databases!(
     a_rejected_attempt_delivered_after_the_approval_pays_and_tags_once => rejected_attempt_after_the_approval,
     out_of_order_stale_and_odd_timestamps_pay_and_tag_once => out_of_order_and_odd_timestamps,
     a_refund_delivered_twice_sticks_and_a_late_approval_does_not_undo_it => refund_then_late_approval,
@@ -683,40 +671,6 @@ fn listener_path(hub: &Hub, d: &Delivery) -> String {
 // ---------------------------------------------------------------------------------------
 // The hub under test.
 
-#[derive(Clone, Copy, Debug)]
-enum Db {
-    Sqlite,
-    Mariadb,
-}
-
-impl Db {
-    async fn open(self) -> desk::testing::TestDb {
-        match self {
-            Db::Sqlite => desk::testing::sqlite().await,
-            Db::Mariadb => desk::testing::mysql().await,
-        }
-    }
-
-    fn label(self) -> &'static str {
-        match self {
-            Db::Sqlite => "sqlite",
-            Db::Mariadb => "mariadb",
-        }
-    }
-}
-
-struct MapSettings(HashMap<&'static str, String>);
-
-impl Settings for MapSettings {
-    fn value(&self, name: &str) -> Option<String> {
-        self.0.get(name).cloned()
-    }
-
-    fn secret(&self, name: &str) -> Option<secrecy::SecretString> {
-        self.value(name).map(secrecy::SecretString::from)
-    }
-}
-
 /// Every `ChargeUpdated` the desk emitted, with when.
 #[derive(Default)]
 struct Recorder(Mutex<Vec<(String, String, DateTime<Utc>)>>);
@@ -834,7 +788,20 @@ impl Hub {
         let started = Instant::now();
         let label = db.label();
         let db = db.open().await;
-        let sandbox = Sandbox::start(SandboxConfig::demo()).await.unwrap();
+        let events = Arc::new(Recorder::default());
+        let InProcess { host, sandbox, dir } = InProcess::start(
+            Some(&db.url),
+            events.clone(),
+            &[
+                ("RECONCILE_INTERVAL_SECS", "86400"),
+                // These scenarios deliver both formats, as an MP account with IPN still set up
+                // in its panel does: legacy IPN must be switched on to be stored at all.
+                ("MP_ACCEPT_IPN", "1"),
+            ],
+        )
+        .await;
+        // MP's deliveries only: GHL's echoes of the bookings are not part of these scenarios.
+        sandbox.set_ghl_webhook_url(None);
         // Only deliveries may change a charge here: the reconciler reads payments by search.
         sandbox.inject(Fault::new(
             "mp.payments.search",
@@ -844,23 +811,6 @@ impl Hub {
             },
         ));
         let c = sandbox.config().clone();
-        let dir = tempfile::tempdir().unwrap();
-        let settings = MapSettings(HashMap::from([
-            ("GHL_ACCESS_TOKEN", c.ghl_access_token.clone()),
-            ("GHL_LOCATION_ID", c.location_id.clone()),
-            ("GHL_BASE_URL", sandbox.ghl_base_url()),
-            ("MP_ACCESS_TOKEN", c.mp_access_token.clone()),
-            ("MP_BASE_URL", sandbox.mp_base_url()),
-            ("MP_WEBHOOK_SECRET", c.mp_webhook_secret.clone()),
-            ("DATABASE_URL", db.url.clone()),
-            ("LISTEN_ADDR", "127.0.0.1:0".into()),
-            ("PUBLIC_WEBHOOK_URL", PUBLIC_URL.into()),
-            ("RECONCILE_INTERVAL_SECS", "86400".into()),
-        ]));
-        let config = host_config(&settings, dir.path().to_path_buf(), "127.0.0.1:0").unwrap();
-        let events = Arc::new(Recorder::default());
-        let host = Host::start(config, events.clone()).await.unwrap();
-        sandbox.add_tunnel(PUBLIC_URL, &host.listener_url);
         Hub {
             label,
             host,
