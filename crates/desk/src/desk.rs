@@ -14,7 +14,7 @@
 //! | [`crate::inbox`] | storing verified webhooks and applying MP payments | [`Desk::accept_webhook`], [`Desk::drain_inbox`], [`Desk::run_inbox_worker`], [`Desk::sync_payment`], [`Desk::refresh_charge`] |
 //! | [`crate::ghl_events`] | GHL appointment changes applied to bookings | [`Desk::apply_ghl_event`] |
 //! | [`crate::outbox`] | side effects owed to the providers, retried until done | [`Desk::drain_outbox`], [`Desk::run_outbox_worker`], [`Desk::create_link_now`], [`Desk::expire_link_now`], [`Desk::pending_effects`] |
-//! | [`crate::reconcile`] | polling what webhooks missed | [`Desk::reconcile`], [`Desk::run_reconciler`], [`Desk::reconcile_payments`], [`Desk::reconcile_appointments`] |
+//! | [`crate::reconcile`] | polling what webhooks missed; retention | [`Desk::reconcile`], [`Desk::run_reconciler`], [`Desk::reconcile_payments`], [`Desk::reconcile_appointments`], [`Desk::apply_retention`] |
 //!
 //! Only `desk` touches SQL: hosts go through these methods, never through the [`Store`].
 

@@ -11,6 +11,7 @@ use sandbox::{PayRequest, Sandbox, SandboxConfig, seed};
 use secrecy::SecretString;
 use std::str::FromStr;
 use std::sync::Arc;
+use testkit::Db;
 use tokio::sync::broadcast;
 
 mod support;
@@ -23,7 +24,8 @@ struct World {
     _db: TestDb,
 }
 
-async fn world(db: TestDb) -> World {
+async fn world(db: Db) -> World {
+    let db = db.open().await;
     let sandbox = Sandbox::start(SandboxConfig::demo()).await.unwrap();
     let (desk, events) = desk_on(&sandbox, &db, None);
     World {
@@ -80,7 +82,8 @@ fn desk_on(
     (desk, rx)
 }
 
-on_both_databases!(
+testkit::on_both_databases!(
+    given world;
     a_booking_creates_the_appointment_and_an_open_link,
     a_retry_with_the_same_key_returns_the_same_booking_and_books_once,
     a_taken_slot_is_refused_with_slot_taken_and_marked_failed,

@@ -17,6 +17,7 @@ use sandbox::{Fault, FaultKind, GhlRateLimit, PayRequest, Sandbox, SandboxConfig
 use secrecy::SecretString;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
+use testkit::Db;
 
 mod support;
 use support::{outbox_due_now, request, tomorrow_at};
@@ -47,7 +48,8 @@ struct World {
     _db: TestDb,
 }
 
-async fn world(db: TestDb) -> World {
+async fn world(db: Db) -> World {
+    let db = db.open().await;
     let sandbox = Sandbox::start(SandboxConfig::demo()).await.unwrap();
     // GHL's 10 s window would make every injected 429 pause the desk's GHL client for 10 s
     // (it honours X-RateLimit-Interval-Milliseconds); a short window keeps the file fast.
@@ -108,7 +110,8 @@ async fn world(db: TestDb) -> World {
     }
 }
 
-on_both_databases!(
+testkit::on_both_databases!(
+    given world;
     // GHL appointment create.
     ghl_create_429_with_retry_after_fails_cleanly,
     ghl_create_429_without_retry_after_fails_cleanly,

@@ -5,34 +5,14 @@ use chrono::{DateTime, Duration, Utc};
 use desk::model::*;
 use desk::money::{Currency, Money};
 use desk::store::{Store, StoreError};
+use desk::testing::TestDb;
 use desk::time::now;
 use rust_decimal::Decimal;
 use std::str::FromStr;
+use testkit::Db;
 
-macro_rules! conformance {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test]
-                async fn $name() {
-                    let db = desk::testing::sqlite().await;
-                    super::$name(&db.store).await;
-                }
-            )*
-        }
-        mod mysql {
-            $(
-                #[tokio::test]
-                async fn $name() {
-                    let db = desk::testing::mysql().await;
-                    super::$name(&db.store).await;
-                }
-            )*
-        }
-    };
-}
-
-conformance!(
+testkit::on_both_databases!(
+    given fresh;
     booking_and_charge_are_stored_together_and_read_back_exactly,
     a_second_booking_with_the_same_idempotency_key_stores_nothing,
     a_stale_version_is_a_conflict_and_writes_nothing,
@@ -49,6 +29,11 @@ conformance!(
     releasing_outbox_leases_makes_unfinished_items_due,
     retention_deletes_old_processed_deliveries_and_empties_old_payment_payloads,
 );
+
+/// A fresh database of `db`'s kind; each test reads its store.
+async fn fresh(db: Db) -> TestDb {
+    db.open().await
+}
 
 fn at(s: &str) -> DateTime<Utc> {
     DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
@@ -129,7 +114,8 @@ fn delivery(key: &str, received: DateTime<Utc>) -> InboxDelivery {
     }
 }
 
-async fn booking_and_charge_are_stored_together_and_read_back_exactly(s: &dyn Store) {
+async fn booking_and_charge_are_stored_together_and_read_back_exactly(db: TestDb) {
+    let s: &dyn Store = &db.store;
     s.ping().await.unwrap();
     let b = booking("k1", "2026-11-28T15:00:00.000Z");
     let c = charge_for(&b, "80.5", Currency::Pen);
@@ -153,7 +139,8 @@ async fn booking_and_charge_are_stored_together_and_read_back_exactly(s: &dyn St
     assert!(s.booking("missing").await.unwrap().is_none());
 }
 
-async fn a_second_booking_with_the_same_idempotency_key_stores_nothing(s: &dyn Store) {
+async fn a_second_booking_with_the_same_idempotency_key_stores_nothing(db: TestDb) {
+    let s: &dyn Store = &db.store;
     let b = booking("same-key", "2026-11-28T15:00:00.000Z");
     s.insert_booking(&b, &charge_for(&b, "80", Currency::Pen))
         .await
@@ -169,7 +156,8 @@ async fn a_second_booking_with_the_same_idempotency_key_stores_nothing(s: &dyn S
     );
 }
 
-async fn a_stale_version_is_a_conflict_and_writes_nothing(s: &dyn Store) {
+async fn a_stale_version_is_a_conflict_and_writes_nothing(db: TestDb) {
+    let s: &dyn Store = &db.store;
     let mut b = booking("k", "2026-11-28T15:00:00.000Z");
     s.insert_booking(&b, &charge_for(&b, "80", Currency::Pen))
         .await
@@ -191,7 +179,8 @@ async fn a_stale_version_is_a_conflict_and_writes_nothing(s: &dyn Store) {
     assert_eq!(read.version, 2);
 }
 
-async fn the_agenda_returns_one_day_in_order_with_charges(s: &dyn Store) {
+async fn the_agenda_returns_one_day_in_order_with_charges(db: TestDb) {
+    let s: &dyn Store = &db.store;
     let late = booking("a", "2026-11-28T20:00:00.000Z");
     let early = booking("b", "2026-11-28T14:00:00.000Z");
     let next_day = booking("c", "2026-11-29T05:00:00.000Z");
@@ -215,14 +204,16 @@ async fn the_agenda_returns_one_day_in_order_with_charges(s: &dyn Store) {
     );
 }
 
-async fn a_duplicate_inbox_delivery_is_stored_once(s: &dyn Store) {
+async fn a_duplicate_inbox_delivery_is_stored_once(db: TestDb) {
+    let s: &dyn Store = &db.store;
     assert!(s.insert_inbox(&delivery("mp:abc", now())).await.unwrap());
     assert!(!s.insert_inbox(&delivery("mp:abc", now())).await.unwrap());
     assert!(s.insert_inbox(&delivery("mp:def", now())).await.unwrap());
     assert_eq!(s.inbox_counts().await.unwrap(), (2, 0));
 }
 
-async fn a_claimed_delivery_is_not_claimed_again_until_its_lease_expires(s: &dyn Store) {
+async fn a_claimed_delivery_is_not_claimed_again_until_its_lease_expires(db: TestDb) {
+    let s: &dyn Store = &db.store;
     let t0 = now();
     s.insert_inbox(&delivery("mp:1", t0)).await.unwrap();
     let first = s
@@ -241,7 +232,8 @@ async fn a_claimed_delivery_is_not_claimed_again_until_its_lease_expires(s: &dyn
     assert_eq!(after[0].attempts, 2);
 }
 
-async fn a_failed_delivery_is_retried_after_its_time_and_finished_ones_never(s: &dyn Store) {
+async fn a_failed_delivery_is_retried_after_its_time_and_finished_ones_never(db: TestDb) {
+    let s: &dyn Store = &db.store;
     let t0 = now();
     s.insert_inbox(&delivery("mp:1", t0)).await.unwrap();
     s.insert_inbox(&delivery("mp:2", t0 + Duration::milliseconds(1)))
@@ -271,7 +263,8 @@ async fn a_failed_delivery_is_retried_after_its_time_and_finished_ones_never(s: 
     assert_eq!(s.inbox_counts().await.unwrap(), (2, 1));
 }
 
-async fn payments_and_charge_are_recorded_in_one_transaction(s: &dyn Store) {
+async fn payments_and_charge_are_recorded_in_one_transaction(db: TestDb) {
+    let s: &dyn Store = &db.store;
     let b = booking("k", "2026-11-28T15:00:00.000Z");
     let mut c = charge_for(&b, "80", Currency::Pen);
     s.insert_booking(&b, &c).await.unwrap();
@@ -306,7 +299,8 @@ async fn payments_and_charge_are_recorded_in_one_transaction(s: &dyn Store) {
     assert_eq!(s.payments_of_charge(&c.id).await.unwrap(), vec![refunded]);
 }
 
-async fn a_conflicting_charge_write_rolls_back_its_payments(s: &dyn Store) {
+async fn a_conflicting_charge_write_rolls_back_its_payments(db: TestDb) {
+    let s: &dyn Store = &db.store;
     let b = booking("k", "2026-11-28T15:00:00.000Z");
     let c = charge_for(&b, "80", Currency::Pen);
     s.insert_booking(&b, &c).await.unwrap();
@@ -324,7 +318,8 @@ async fn a_conflicting_charge_write_rolls_back_its_payments(s: &dyn Store) {
     );
 }
 
-async fn outbox_items_are_unique_by_idempotency_key(s: &dyn Store) {
+async fn outbox_items_are_unique_by_idempotency_key(db: TestDb) {
+    let s: &dyn Store = &db.store;
     let item = OutboxItem {
         id: new_id(),
         kind: "mp.create_link".into(),
@@ -342,7 +337,8 @@ async fn outbox_items_are_unique_by_idempotency_key(s: &dyn Store) {
     assert!(!s.enqueue(&again).await.unwrap());
 }
 
-async fn charges_are_found_by_status(s: &dyn Store) {
+async fn charges_are_found_by_status(db: TestDb) {
+    let s: &dyn Store = &db.store;
     let b1 = booking("k1", "2026-11-28T15:00:00.000Z");
     let b2 = booking("k2", "2026-11-28T16:00:00.000Z");
     let mut open = charge_for(&b1, "80", Currency::Pen);
@@ -361,7 +357,8 @@ async fn charges_are_found_by_status(s: &dyn Store) {
     assert!(s.charges_with_status(&[], 10).await.unwrap().is_empty());
 }
 
-async fn due_outbox_items_are_leased_once_and_retried_when_due(s: &dyn Store) {
+async fn due_outbox_items_are_leased_once_and_retried_when_due(db: TestDb) {
+    let s: &dyn Store = &db.store;
     let t0 = now();
     let item = |key: &str, due| OutboxItem {
         id: new_id(),
@@ -428,7 +425,8 @@ async fn due_outbox_items_are_leased_once_and_retried_when_due(s: &dyn Store) {
     assert!(s.outbox_item("never").await.unwrap().is_none());
 }
 
-async fn releasing_inbox_leases_frees_unprocessed_deliveries_only(s: &dyn Store) {
+async fn releasing_inbox_leases_frees_unprocessed_deliveries_only(db: TestDb) {
+    let s: &dyn Store = &db.store;
     let t0 = now();
     for (i, key) in ["mp:leased", "mp:waiting", "mp:done"].iter().enumerate() {
         s.insert_inbox(&delivery(key, t0 + Duration::milliseconds(i as i64)))
@@ -455,7 +453,8 @@ async fn releasing_inbox_leases_frees_unprocessed_deliveries_only(s: &dyn Store)
     assert_eq!(s.inbox_counts().await.unwrap(), (3, 1));
 }
 
-async fn releasing_outbox_leases_makes_unfinished_items_due(s: &dyn Store) {
+async fn releasing_outbox_leases_makes_unfinished_items_due(db: TestDb) {
+    let s: &dyn Store = &db.store;
     let t0 = now();
     let item = |key: &str, due: DateTime<Utc>| OutboxItem {
         id: new_id(),
@@ -493,9 +492,8 @@ async fn releasing_outbox_leases_makes_unfinished_items_due(s: &dyn Store) {
     assert_eq!(keys, ["backing-off", "leased"]);
 }
 
-async fn retention_deletes_old_processed_deliveries_and_empties_old_payment_payloads(
-    s: &dyn Store,
-) {
+async fn retention_deletes_old_processed_deliveries_and_empties_old_payment_payloads(db: TestDb) {
+    let s: &dyn Store = &db.store;
     let old = delivery("old-processed", at("2026-01-01T10:00:00.000Z"));
     let recent = delivery("recent-processed", at("2026-11-20T10:00:00.000Z"));
     let stuck = delivery("old-unprocessed", at("2026-01-02T10:00:00.000Z"));

@@ -2,7 +2,6 @@
 //! preference serialises with JSON booleans and per-currency amounts, and a signature
 //! verifies only for exactly what was signed.
 
-use hmac::{Hmac, Mac};
 use mercadopago::client::validate_full_preference;
 use mercadopago::webhook::verify_signature;
 use mercadopago::{
@@ -11,14 +10,7 @@ use mercadopago::{
 };
 use proptest::prelude::*;
 use rust_decimal::Decimal;
-use sha2::Sha256;
-
-fn sign(secret: &str, id: &str, rid: &str, ts: &str) -> String {
-    let manifest = format!("id:{id};request-id:{rid};ts:{ts};");
-    let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).unwrap();
-    mac.update(manifest.as_bytes());
-    format!("ts={ts},v1={}", hex::encode(mac.finalize().into_bytes()))
-}
+use testkit::mp_signature as sign;
 
 fn currency() -> impl Strategy<Value = (&'static str, u32)> {
     prop_oneof![

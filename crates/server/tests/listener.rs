@@ -3,15 +3,14 @@
 
 use desk::events::BroadcastEvents;
 use desk::{CreateBooking, DeskEvent};
-use hmac::{Hmac, Mac};
 use sandbox::{PayRequest, Sandbox, seed};
 use server::Host;
-use sha2::Sha256;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::broadcast;
 
 mod support;
+use support::sign;
 
 const MP_PATH: &str = "/api/payments/webhooks/mp/";
 
@@ -68,13 +67,6 @@ fn booking(key: &str, hour: u32) -> CreateBooking {
         description: "Consulta".into(),
         source: "desk".into(),
     }
-}
-
-fn sign(secret: &str, data_id: &str, request_id: &str, ts: &str) -> String {
-    let manifest = format!("id:{data_id};request-id:{request_id};ts:{ts};");
-    let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).unwrap();
-    mac.update(manifest.as_bytes());
-    format!("ts={ts},v1={}", hex::encode(mac.finalize().into_bytes()))
 }
 
 async fn inbox(r: &Running) -> (i64, i64) {

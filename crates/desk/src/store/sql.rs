@@ -39,6 +39,23 @@ impl std::fmt::Debug for SqlStore {
 }
 
 impl SqlStore {
+    /// Runs `sql`, whose only parameter is its `LIMIT ?`, and reads each row with `read`.
+    async fn rows_up_to<T>(
+        &self,
+        sql: String,
+        limit: i64,
+        read: fn(&sqlx::any::AnyRow) -> Result<T, StoreError>,
+    ) -> Result<Vec<T>, StoreError> {
+        sqlx::query(AssertSqlSafe(sql))
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(map_err)?
+            .iter()
+            .map(read)
+            .collect()
+    }
+
     /// Opens (creating if needed) the embedded SQLite file, in WAL mode, and migrates it.
     pub async fn open_sqlite(path: &Path) -> Result<Self, StoreError> {
         if let Some(dir) = path.parent() {
@@ -281,14 +298,7 @@ impl Store for SqlStore {
         let sql = format!(
             "SELECT {BOOKING_COLUMNS} FROM bookings ORDER BY starts_at DESC, id DESC LIMIT ?"
         );
-        sqlx::query(AssertSqlSafe(sql))
-            .bind(limit)
-            .fetch_all(&self.pool)
-            .await
-            .map_err(map_err)?
-            .iter()
-            .map(rows::booking)
-            .collect()
+        self.rows_up_to(sql, limit, rows::booking).await
     }
 
     async fn update_booking(&self, b: &Booking) -> Result<i64, StoreError> {
@@ -377,14 +387,7 @@ impl Store for SqlStore {
         let sql = format!(
             "SELECT {CHARGE_COLUMNS} FROM charges ORDER BY updated_at DESC, id DESC LIMIT ?"
         );
-        sqlx::query(AssertSqlSafe(sql))
-            .bind(limit)
-            .fetch_all(&self.pool)
-            .await
-            .map_err(map_err)?
-            .iter()
-            .map(rows::charge)
-            .collect()
+        self.rows_up_to(sql, limit, rows::charge).await
     }
 
     async fn update_charge(&self, c: &Charge) -> Result<i64, StoreError> {
@@ -618,14 +621,7 @@ impl Store for SqlStore {
         let sql = format!(
             "SELECT {INBOX_COLUMNS} FROM webhook_inbox ORDER BY received_at DESC, id DESC LIMIT ?"
         );
-        sqlx::query(AssertSqlSafe(sql))
-            .bind(limit)
-            .fetch_all(&self.pool)
-            .await
-            .map_err(map_err)?
-            .iter()
-            .map(rows::inbox)
-            .collect()
+        self.rows_up_to(sql, limit, rows::inbox).await
     }
 
     async fn purge_processed_inbox(&self, before: DateTime<Utc>) -> Result<u64, StoreError> {
@@ -743,14 +739,7 @@ impl Store for SqlStore {
             "SELECT {OUTBOX_COLUMNS} FROM outbox WHERE done_at IS NULL \
              ORDER BY next_attempt_at, id LIMIT ?"
         );
-        sqlx::query(AssertSqlSafe(sql))
-            .bind(limit)
-            .fetch_all(&self.pool)
-            .await
-            .map_err(map_err)?
-            .iter()
-            .map(rows::outbox)
-            .collect()
+        self.rows_up_to(sql, limit, rows::outbox).await
     }
 
     async fn audit(&self, entry: &AuditEntry) -> Result<(), StoreError> {

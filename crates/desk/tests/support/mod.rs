@@ -1,29 +1,10 @@
 //! What the desk's test suites share: the booking every test starts from, Lima times on the
-//! sandbox's Consulta general grid, each test run on both databases, and outbox rows made due.
+//! sandbox's Consulta general grid, and outbox rows made due.
 #![allow(dead_code)] // each suite uses its own part
 
 use chrono::{DateTime, Duration, NaiveTime, TimeZone, Utc};
 use desk::{CreateBooking, Store};
 use sandbox::seed;
-
-/// Runs each named `async fn(World)` on a fresh SQLite file and on a fresh MariaDB schema,
-/// building the world with the suite's own `world(TestDb)`. Attributes (e.g. `#[ignore]`)
-/// carry over to both tests.
-#[macro_export]
-macro_rules! on_both_databases {
-    ($( $(#[$attr:meta])* $name:ident ),* $(,)?) => {
-        mod sqlite {
-            $( $(#[$attr])* #[tokio::test] async fn $name() {
-                super::$name(super::world(desk::testing::sqlite().await).await).await;
-            } )*
-        }
-        mod mysql {
-            $( $(#[$attr])* #[tokio::test] async fn $name() {
-                super::$name(super::world(desk::testing::mysql().await).await).await;
-            } )*
-        }
-    };
-}
 
 /// Tomorrow at `hh:mm` in Lima, on the Consulta general grid.
 pub fn tomorrow_at(hh: u32, mm: u32) -> DateTime<Utc> {

@@ -4,11 +4,9 @@
 #![allow(dead_code)] // each suite uses its own part
 
 use desk::events::EventSink;
-use hmac::{Hmac, Mac};
 use sandbox::{Sandbox, SandboxConfig};
 use server::Host;
 use server::config::{MapSettings, host_config};
-use sha2::Sha256;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
@@ -154,8 +152,5 @@ pub async fn start_hub(
 
 /// MP's `x-signature` for `data_id`, `request_id` and `ts` (HMAC-SHA256 of the manifest).
 pub fn sign(secret: &str, data_id: &str, request_id: &str, ts: &str) -> String {
-    let manifest = format!("id:{data_id};request-id:{request_id};ts:{ts};");
-    let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).unwrap();
-    mac.update(manifest.as_bytes());
-    format!("ts={ts},v1={}", hex::encode(mac.finalize().into_bytes()))
+    testkit::mp_signature(secret, data_id, request_id, ts)
 }
