@@ -382,23 +382,33 @@ async fn the_reconciler_forgets_old_deliveries_and_payer_data() {
     let hub = start(&[("RETENTION_DAYS", "30")]).await;
     let store = hub.host.desk.store().clone();
     let now = chrono::Utc::now();
+    // Deliveries the worker acknowledges and ignores (an MP merchant order), so it finishes
+    // them at once; only then are they back-dated, so its own finish cannot overwrite the
+    // date the test sets.
     let delivery = |key: &str, received: chrono::DateTime<chrono::Utc>| InboxDelivery {
         id: new_id(),
-        provider: "ghl".into(),
+        provider: "mp".into(),
         dedupe_key: key.into(),
         received_at: received,
         headers: "{}".into(),
-        query: String::new(),
-        body: "{}".into(),
+        query: "data.id=9000000001&type=merchant_order".into(),
+        body: r#"{"type":"merchant_order","data":{"id":"9000000001"}}"#.into(),
         attempts: 0,
     };
     let old = delivery("old", now - chrono::Duration::days(40));
     let recent = delivery("recent", now - chrono::Duration::days(3));
+    for d in [&old, &recent] {
+        store.insert_inbox(d).await.unwrap();
+    }
+    eventually("the worker finished both deliveries", || {
+        let store = store.clone();
+        async move { store.inbox_counts().await.unwrap() == (2, 2) }
+    })
+    .await;
     for (d, processed) in [
         (&old, now - chrono::Duration::days(40)),
         (&recent, now - chrono::Duration::days(3)),
     ] {
-        store.insert_inbox(d).await.unwrap();
         store.finish_inbox(&d.id, processed).await.unwrap();
     }
     hub.host.desk.reconcile().await.unwrap();
