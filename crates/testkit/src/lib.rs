@@ -4,6 +4,7 @@
 //! | --- | --- |
 //! | [`on_both_databases!`], [`Db`] (feature `db`) | one test body run on a fresh SQLite file and a fresh MariaDB schema |
 //! | [`mp_signature`] | Mercado Pago's `x-signature`, computed independently of the client and the sandbox |
+//! | [`RecordingServer`], [`Reply`], [`Seen`] (feature `server`, on by default) | a loopback server that records each request and answers from the test's script |
 //!
 //! Test code only: no crate depends on it outside `[dev-dependencies]`.
 
@@ -14,6 +15,11 @@ use sha2::Sha256;
 mod db;
 #[cfg(feature = "db")]
 pub use db::Db;
+
+#[cfg(feature = "server")]
+mod server;
+#[cfg(feature = "server")]
+pub use server::{Log, RecordingServer, Reply, RequestBody, Seen};
 
 /// MP's `x-signature` header for `data_id`, `request_id` and `ts`: `ts=<ts>,v1=<hex>`, the
 /// HMAC-SHA256 under `secret` of the manifest `id:<data_id>;request-id:<request_id>;ts:<ts>;`.

@@ -1,44 +1,26 @@
 //! Refunds (§6) against local servers: the sandbox has no refund routes yet.
 
 use super::*;
-use axum::extract::Path;
-use axum::routing::{get, post};
 use mercadopago::RefundRefusal;
 
 const REFUND_EXAMPLE: &str = r#"{"id":1622029222,"payment_id":7186040733,"amount":1.5,"source":{"name":"Test Test","id":"7186040733","type":"collector"},"date_created":"2024-02-05T15:35:49.000-04:00","refund_mode":"standard","adjustment_amount":0,"status":"approved","reason":null}"#;
 
-/// Answers every refund POST with the §6 example, recording what was sent.
-async fn refund_server() -> (String, Arc<Mutex<Vec<Seen>>>) {
-    let seen: Arc<Mutex<Vec<Seen>>> = Arc::default();
-    let log = seen.clone();
-    let base = serve(
-        Router::new()
-            .route(
-                "/v1/payments/{id}/refunds",
-                post(
-                    move |method: Method, uri: Uri, headers: HeaderMap, body: Bytes| {
-                        let log = log.clone();
-                        async move {
-                            log.lock().expect("log").push(Seen {
-                                method,
-                                path: uri.path().to_owned(),
-                                query: String::new(),
-                                headers,
-                                body,
-                            });
-                            (StatusCode::CREATED, REFUND_EXAMPLE)
-                        }
-                    },
-                )
-                .get(|| async { format!("[{REFUND_EXAMPLE},{REFUND_EXAMPLE}]") }),
-            )
-            .route(
-                "/v1/payments/{id}/refunds/{refund}",
-                get(|| async { REFUND_EXAMPLE }),
-            ),
-    )
+/// Answers every refund POST with the §6 example, recording what was sent; lists and reads
+/// answer with the same example.
+async fn refund_server() -> (String, Log) {
+    let server = RecordingServer::start(|s, _| {
+        let segments: Vec<&str> = s.path.split('/').collect();
+        match (s.method.as_str(), segments.as_slice()) {
+            ("POST", ["", "v1", "payments", _, "refunds"]) => Reply::new(201, REFUND_EXAMPLE),
+            ("GET", ["", "v1", "payments", _, "refunds"]) => {
+                Reply::new(200, format!("[{REFUND_EXAMPLE},{REFUND_EXAMPLE}]"))
+            }
+            ("GET", ["", "v1", "payments", _, "refunds", _]) => Reply::new(200, REFUND_EXAMPLE),
+            _ => Reply::new(404, ""),
+        }
+    })
     .await;
-    (base, seen)
+    (server.url().to_owned(), server.log())
 }
 
 #[tokio::test]
@@ -190,19 +172,22 @@ fn refund_error(payment_id: i64) -> (u16, &'static str) {
 
 #[tokio::test]
 async fn refund_error_causes_map_to_typed_errors_or_keep_their_code() {
-    let base = serve(Router::new().route(
-        "/v1/payments/{id}/refunds",
-        post(|Path(id): Path<i64>| async move {
-            let (status, body) = refund_error(id);
-            let mut r = Response::new(Body::from(body));
-            *r.status_mut() = StatusCode::from_u16(status).expect("status");
-            r.headers_mut()
-                .insert("content-type", HeaderValue::from_static("application/json"));
-            r
-        }),
-    ))
+    let server = RecordingServer::start(|s, _| {
+        let id = s
+            .path
+            .strip_prefix("/v1/payments/")
+            .and_then(|rest| rest.strip_suffix("/refunds"))
+            .and_then(|id| id.parse::<i64>().ok());
+        match (s.method.as_str(), id) {
+            ("POST", Some(id)) => {
+                let (status, body) = refund_error(id);
+                Reply::json(status, body)
+            }
+            _ => Reply::new(404, ""),
+        }
+    })
     .await;
-    let client = canned_client(&base);
+    let client = canned_client(server.url());
     let refusals = [
         (1, RefundRefusal::MissingIdempotencyKey, "4292"),
         (2, RefundRefusal::InvalidPaymentState, "4293"),

@@ -2,8 +2,6 @@
 //! timeouts, and a create whose answer is lost (the look-before-re-create path of §3).
 
 use super::*;
-use axum::extract::Path;
-use axum::routing::{get, post};
 
 /// What a scripted server does with each request, in order; the last step repeats.
 #[derive(Clone, Copy, Debug)]
@@ -15,60 +13,23 @@ enum Step {
 }
 
 /// A server running `steps` for every request; returns the base URL and the request log.
-async fn scripted(
-    steps: Vec<Step>,
-    success_status: u16,
-    success_body: Value,
-) -> (String, Arc<Mutex<Vec<Seen>>>) {
-    let seen: Arc<Mutex<Vec<Seen>>> = Arc::default();
-    let log = seen.clone();
-    let base = serve(Router::new().fallback(
-        move |method: Method, uri: Uri, headers: HeaderMap, body: Bytes| {
-            let log = log.clone();
-            let steps = steps.clone();
-            let success_body = success_body.clone();
-            async move {
-                let n = {
-                    let mut log = log.lock().expect("log");
-                    log.push(Seen {
-                        method,
-                        path: uri.path().to_owned(),
-                        query: uri.query().unwrap_or("").to_owned(),
-                        headers,
-                        body,
-                    });
-                    log.len() - 1
-                };
-                let step = steps[n.min(steps.len() - 1)];
-                let mut response = match step {
-                    Step::Fail(status, _) => {
-                        let mut r = Response::new(Body::from(
-                            json!({"message": "try later", "error": "error", "status": status, "cause": []})
-                                .to_string(),
-                        ));
-                        *r.status_mut() = StatusCode::from_u16(status).expect("status");
-                        r
-                    }
-                    Step::Succeed => {
-                        let mut r = Response::new(Body::from(success_body.to_string()));
-                        *r.status_mut() = StatusCode::from_u16(success_status).expect("status");
-                        r
-                    }
-                };
-                if let Step::Fail(_, Some(wait)) = step {
-                    response
-                        .headers_mut()
-                        .insert("retry-after", HeaderValue::from_static(wait));
-                }
-                response
-                    .headers_mut()
-                    .insert("content-type", HeaderValue::from_static("application/json"));
-                response
+async fn scripted(steps: Vec<Step>, success_status: u16, success_body: Value) -> (String, Log) {
+    let server = RecordingServer::start(move |_, n| match steps[n.min(steps.len() - 1)] {
+        Step::Fail(status, retry_after) => {
+            let reply = Reply::json(
+                status,
+                json!({"message": "try later", "error": "error", "status": status, "cause": []})
+                    .to_string(),
+            );
+            match retry_after {
+                Some(wait) => reply.header("retry-after", wait),
+                None => reply,
             }
-        },
-    ))
+        }
+        Step::Succeed => Reply::json(success_status, success_body.to_string()),
+    })
     .await;
-    (base, seen)
+    (server.url().to_owned(), server.log())
 }
 
 fn preference_body() -> Value {
@@ -191,18 +152,10 @@ async fn locked_key_423_is_retried_but_conflict_409_is_not() {
 
 #[tokio::test]
 async fn timed_out_reads_are_retried() {
-    let hits = Arc::new(Mutex::new(0_u32));
-    let counter = hits.clone();
-    let base = serve(Router::new().fallback(move || {
-        let counter = counter.clone();
-        async move {
-            *counter.lock().expect("counter") += 1;
-            tokio::time::sleep(Duration::from_secs(30)).await;
-            "too late"
-        }
-    }))
-    .await;
-    let mut config = fast_config(&base);
+    let server =
+        RecordingServer::start(|_, _| Reply::new(200, "too late").after(Duration::from_secs(30)))
+            .await;
+    let mut config = fast_config(server.url());
     config.timeout = Duration::from_millis(200);
     let err = Client::new(config)
         .expect("client")
@@ -210,7 +163,7 @@ async fn timed_out_reads_are_retried() {
         .await
         .expect_err("never answers");
     assert!(matches!(err, Error::Timeout), "{err:?}");
-    assert_eq!(*hits.lock().expect("counter"), 3);
+    assert_eq!(server.requests().len(), 3);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -233,114 +186,90 @@ struct LossyPreferences {
 }
 
 async fn lossy_server(state: Arc<Mutex<LossyPreferences>>) -> String {
-    let for_post = state.clone();
-    let for_search = state.clone();
-    let for_get = state;
-    serve(
-        Router::new()
-            .route(
-                "/checkout/preferences",
-                post(move |headers: HeaderMap, body: Bytes| {
-                    let state = for_post.clone();
-                    async move {
-                        let request: Value = serde_json::from_slice(&body).expect("JSON body");
-                        let (lost, with_502, stored) = {
-                            let mut s = state.lock().expect("state");
-                            s.posts.push(
-                                headers
-                                    .get("x-idempotency-key")
-                                    .and_then(|v| v.to_str().ok())
-                                    .unwrap_or("")
-                                    .to_owned(),
-                            );
-                            let lost = s.lost_answers > 0;
-                            if lost {
-                                s.lost_answers -= 1;
-                            }
-                            let n = s.created.len();
-                            let pref = json!({
-                                "id": format!("1273205088-00000000-0000-4000-8000-{n:012}"),
-                                "init_point": format!("https://www.mercadopago.com.pe/checkout/v1/redirect?pref_id={n}"),
-                                "external_reference": request["external_reference"],
-                                "expires": request["expires"],
-                                "expiration_date_to": request["expiration_date_to"],
-                                "items": request["items"],
-                                "date_created": format_date(Utc::now()),
-                            });
-                            let store = !(lost && s.lost_before_storing);
-                            if store {
-                                s.created.push(pref.clone());
-                            }
-                            (lost, s.lost_with_502, store.then_some(pref))
-                        };
-                        if lost && with_502 {
-                            return (StatusCode::BAD_GATEWAY, axum::Json(json!({"message": "bad gateway"})));
-                        }
-                        if lost {
-                            // Never answered in the client's time (it gives up after 300 ms).
-                            tokio::time::sleep(Duration::from_secs(30)).await;
-                        }
-                        (StatusCode::CREATED, axum::Json(stored.unwrap_or(Value::Null)))
-                    }
-                }),
-            )
-            .route(
-                "/checkout/preferences/search",
-                get(move |uri: Uri| {
-                    let state = for_search.clone();
-                    async move {
-                        let query = uri.query().unwrap_or("").to_owned();
-                        let reference = url::form_urlencoded::parse(query.as_bytes())
-                            .find(|(k, _)| k == "external_reference")
-                            .map(|(_, v)| v.into_owned())
-                            .unwrap_or_default();
-                        let mut s = state.lock().expect("state");
-                        s.searches.push(query);
-                        if s.search_broken {
-                            return axum::Json(json!("<html>maintenance</html>"));
-                        }
-                        // Search elements are summaries: no init_point, items as titles.
-                        let elements: Vec<Value> = s
-                            .created
-                            .iter()
-                            .filter(|p| p["external_reference"] == json!(reference))
-                            .map(|p| json!({
-                                "id": p["id"],
-                                "external_reference": p["external_reference"],
-                                "date_created": p["date_created"],
-                                "expires": p["expires"],
-                                "expiration_date_to": p["expiration_date_to"],
-                                "items": ["Consulta general"],
-                            }))
-                            .collect();
-                        axum::Json(json!({"elements": elements, "next_offset": elements.len(), "total": elements.len()}))
-                    }
-                }),
-            )
-            .route(
-                "/checkout/preferences/{id}",
-                get(move |Path(id): Path<String>| {
-                    let state = for_get.clone();
-                    async move {
-                        let s = state.lock().expect("state");
-                        match s.created.iter().find(|p| p["id"] == json!(id)) {
-                            Some(p) => (StatusCode::OK, axum::Json(p.clone())),
-                            None => (
-                                StatusCode::NOT_FOUND,
-                                axum::Json(json!({"message": "not found", "error": "invalid_id", "status": 404, "cause": []})),
-                            ),
-                        }
-                    }
-                }),
-            ),
-    )
-    .await
+    let server = RecordingServer::start(move |seen, _| {
+        let mut s = state.lock().expect("state");
+        match (seen.method.as_str(), seen.path.as_str()) {
+            ("POST", "/checkout/preferences") => {
+                let request = seen.json();
+                s.posts
+                    .push(seen.header("x-idempotency-key").unwrap_or("").to_owned());
+                let lost = s.lost_answers > 0;
+                if lost {
+                    s.lost_answers -= 1;
+                }
+                let n = s.created.len();
+                let pref = json!({
+                    "id": format!("1273205088-00000000-0000-4000-8000-{n:012}"),
+                    "init_point": format!("https://www.mercadopago.com.pe/checkout/v1/redirect?pref_id={n}"),
+                    "external_reference": request["external_reference"],
+                    "expires": request["expires"],
+                    "expiration_date_to": request["expiration_date_to"],
+                    "items": request["items"],
+                    "date_created": format_date(Utc::now()),
+                });
+                let store = !(lost && s.lost_before_storing);
+                if store {
+                    s.created.push(pref.clone());
+                }
+                if lost && s.lost_with_502 {
+                    return Reply::json(502, json!({"message": "bad gateway"}).to_string());
+                }
+                let reply = Reply::json(201, if store { pref } else { Value::Null }.to_string());
+                if lost {
+                    // Never answered in the client's time (it gives up after 2 s).
+                    reply.after(Duration::from_secs(30))
+                } else {
+                    reply
+                }
+            }
+            ("GET", "/checkout/preferences/search") => {
+                let reference = seen.query_value("external_reference").unwrap_or_default();
+                s.searches.push(seen.query.clone().unwrap_or_default());
+                if s.search_broken {
+                    return Reply::json(200, json!("<html>maintenance</html>").to_string());
+                }
+                // Search elements are summaries: no init_point, items as titles.
+                let elements: Vec<Value> = s
+                    .created
+                    .iter()
+                    .filter(|p| p["external_reference"] == json!(reference))
+                    .map(|p| json!({
+                        "id": p["id"],
+                        "external_reference": p["external_reference"],
+                        "date_created": p["date_created"],
+                        "expires": p["expires"],
+                        "expiration_date_to": p["expiration_date_to"],
+                        "items": ["Consulta general"],
+                    }))
+                    .collect();
+                Reply::json(
+                    200,
+                    json!({"elements": elements, "next_offset": elements.len(), "total": elements.len()})
+                        .to_string(),
+                )
+            }
+            ("GET", path) => {
+                let id = path.strip_prefix("/checkout/preferences/").unwrap_or("");
+                match s.created.iter().find(|p| p["id"] == json!(id)) {
+                    Some(p) => Reply::json(200, p.to_string()),
+                    None => Reply::json(
+                        404,
+                        json!({"message": "not found", "error": "invalid_id", "status": 404, "cause": []})
+                            .to_string(),
+                    ),
+                }
+            }
+            _ => Reply::new(405, ""),
+        }
+    })
+    .await;
+    server.url().to_owned()
 }
 
 fn lossy_client(base: &str) -> Client {
-    let mut config = fast_config(base);
-    config.timeout = Duration::from_millis(300);
-    Client::new(config).expect("client")
+    // fast_config's 2 s: a loaded machine answers the live requests in time, only the 30 s
+    // hang times out (a 300 ms timeout could also cut short a search or a re-create).
+    Client::new(fast_config(base)).expect("client")
 }
 
 #[tokio::test]

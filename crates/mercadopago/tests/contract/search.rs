@@ -2,8 +2,6 @@
 //! sandbox has no merchant-order routes yet).
 
 use super::*;
-use axum::extract::Path;
-use axum::routing::get;
 use mercadopago::MerchantOrderQuery;
 
 #[tokio::test]
@@ -59,39 +57,32 @@ async fn search_all_payments_follows_the_sandbox_pages() {
 async fn pager(count: i64, claimed_total: i64) -> (String, Arc<Mutex<Vec<String>>>) {
     let asked: Arc<Mutex<Vec<String>>> = Arc::default();
     let log = asked.clone();
-    let base = serve(Router::new().route(
-        "/v1/payments/search",
-        get(move |uri: Uri| {
-            let log = log.clone();
-            async move {
-                let q: Vec<(String, String)> =
-                    url::form_urlencoded::parse(uri.query().unwrap_or("").as_bytes())
-                        .into_owned()
-                        .collect();
-                let get = |k: &str| {
-                    q.iter()
-                        .find(|(key, _)| key == k)
-                        .and_then(|(_, v)| v.parse::<i64>().ok())
-                };
-                let limit = get("limit").unwrap_or(30);
-                let offset = get("offset").unwrap_or(0);
-                log.lock().expect("log").push(format!("{offset}+{limit}"));
-                let results: Vec<Value> = (offset..(offset + limit).min(count))
-                    .map(|i| {
-                        json!({"id": 90_000_000_000_i64 - i, "status": "rejected",
-                               "transaction_amount": 80, "currency_id": "PEN",
-                               "external_reference": "visit-0302"})
-                    })
-                    .collect();
-                axum::Json(json!({
-                    "paging": {"total": claimed_total, "limit": limit, "offset": offset},
-                    "results": results
-                }))
-            }
-        }),
-    ))
+    let server = RecordingServer::start(move |s, _| {
+        if s.path != "/v1/payments/search" {
+            return Reply::new(404, "");
+        }
+        let get = |k: &str| s.query_value(k).and_then(|v| v.parse::<i64>().ok());
+        let limit = get("limit").unwrap_or(30);
+        let offset = get("offset").unwrap_or(0);
+        log.lock().expect("log").push(format!("{offset}+{limit}"));
+        let results: Vec<Value> = (offset..(offset + limit).min(count))
+            .map(|i| {
+                json!({"id": 90_000_000_000_i64 - i, "status": "rejected",
+                       "transaction_amount": 80, "currency_id": "PEN",
+                       "external_reference": "visit-0302"})
+            })
+            .collect();
+        Reply::json(
+            200,
+            json!({
+                "paging": {"total": claimed_total, "limit": limit, "offset": offset},
+                "results": results
+            })
+            .to_string(),
+        )
+    })
     .await;
-    (base, asked)
+    (server.url().to_owned(), asked)
 }
 
 fn paging_client(base: &str, limit: u32, max_pages: u32) -> Client {
@@ -145,9 +136,7 @@ async fn search_page_sends_reference_sort_limit_and_offset() {
         .await;
     let seen = seen.lock().expect("log").clone();
     assert_eq!(seen[0].path, "/v1/payments/search");
-    let q: Vec<(String, String)> = url::form_urlencoded::parse(seen[0].query.as_bytes())
-        .into_owned()
-        .collect();
+    let q: Vec<(String, String)> = seen[0].query_pairs();
     let get = |k: &str| q.iter().find(|(key, _)| key == k).map(|(_, v)| v.as_str());
     assert_eq!(get("external_reference"), Some("visit 0303/ñ"));
     assert_eq!(get("sort"), Some("date_created"));
@@ -162,37 +151,26 @@ const ORDER: &str = r#"{"id":8734927834,"preference_id":"1273205088-6da17b39-3bf
 async fn merchant_orders_are_read_and_searched() {
     let asked: Arc<Mutex<Vec<String>>> = Arc::default();
     let log = asked.clone();
-    let base = serve(
-        Router::new()
-            .route(
-                "/merchant_orders/search",
-                get(move |uri: Uri| {
-                    let log = log.clone();
-                    async move {
-                        log.lock()
-                            .expect("log")
-                            .push(uri.query().unwrap_or("").to_owned());
-                        format!(r#"{{"elements":[{ORDER}],"next_offset":1,"total":1}}"#)
-                    }
-                }),
+    let server = RecordingServer::start(move |s, _| {
+        if s.path == "/merchant_orders/search" {
+            log.lock()
+                .expect("log")
+                .push(s.query.clone().unwrap_or_default());
+            Reply::new(
+                200,
+                format!(r#"{{"elements":[{ORDER}],"next_offset":1,"total":1}}"#),
             )
-            .route(
-                "/merchant_orders/{id}",
-                get(|Path(id): Path<i64>| async move {
-                    if id == 8_734_927_834 {
-                        (StatusCode::OK, ORDER.to_owned())
-                    } else {
-                        (
-                            StatusCode::NOT_FOUND,
-                            r#"{"message":"not found","error":"not_found","status":404,"cause":[]}"#
-                                .to_owned(),
-                        )
-                    }
-                }),
-            ),
-    )
+        } else if s.path == "/merchant_orders/8734927834" {
+            Reply::new(200, ORDER)
+        } else {
+            Reply::new(
+                404,
+                r#"{"message":"not found","error":"not_found","status":404,"cause":[]}"#,
+            )
+        }
+    })
     .await;
-    let client = canned_client(&base);
+    let client = canned_client(server.url());
     let order = client
         .get_merchant_order(8_734_927_834)
         .await
