@@ -13,6 +13,10 @@ const COMMANDS: &[&str] = &[
     "check_payment",
     "pending_effects",
     "refund_charge",
+    "search_patients",
+    "create_patient",
+    "free_slots",
+    "mark_attendance",
 ];
 
 fn main() {

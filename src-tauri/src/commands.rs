@@ -3,8 +3,8 @@
 
 use crate::error::CommandError;
 use crate::state::AppState;
-use desk::ErrorCode;
 use desk::view::{BookingView, PendingEffect};
+use desk::{CreatedPatient, ErrorCode, FreeSlot, Patient};
 use serde::{Deserialize, Serialize};
 use tauri::State;
 
@@ -231,4 +231,55 @@ pub async fn pending_effects(
 ) -> Result<Vec<PendingEffect>, CommandError> {
     let host = state.host().await?;
     Ok(host.desk.pending_effects(&charge_id).await?)
+}
+
+/// Patient search as staff type: GHL contacts by name, phone or email, at most 20.
+/// `query` needs 2-100 characters, else `VALIDATION` on `query`.
+#[tauri::command]
+pub async fn search_patients(
+    state: State<'_, AppState>,
+    query: String,
+) -> Result<Vec<Patient>, CommandError> {
+    let host = state.host().await?;
+    Ok(host.desk.search_patients(&query).await?)
+}
+
+/// Adds a patient after GHL's duplicate lookup (phone, then email): one GHL already has is
+/// answered with `existing: true` and nothing is created.
+#[tauri::command]
+pub async fn create_patient(
+    state: State<'_, AppState>,
+    name: String,
+    phone: Option<String>,
+    email: Option<String>,
+) -> Result<CreatedPatient, CommandError> {
+    let host = state.host().await?;
+    Ok(host
+        .desk
+        .create_patient(&name, phone.as_deref(), email.as_deref())
+        .await?)
+}
+
+/// The free-slot picker: a calendar's free slots on a local day (`YYYY-MM-DD`).
+#[tauri::command]
+pub async fn free_slots(
+    state: State<'_, AppState>,
+    calendar_id: String,
+    day: String,
+) -> Result<Vec<FreeSlot>, CommandError> {
+    let host = state.host().await?;
+    Ok(host.desk.free_slots(&calendar_id, &day).await?)
+}
+
+/// "Llegó" (`showed`) or "no asistió" (`noshow`), written to GHL; answers the booking. A
+/// cancelled, deleted, failed or still pending booking is `CONFLICT`.
+#[tauri::command]
+pub async fn mark_attendance(
+    state: State<'_, AppState>,
+    booking_id: String,
+    attendance: String,
+) -> Result<BookingView, CommandError> {
+    let attendance = desk::Attendance::parse(&attendance)?;
+    let host = state.host().await?;
+    Ok(host.desk.mark_attendance(&booking_id, attendance).await?)
 }

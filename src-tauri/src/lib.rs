@@ -28,6 +28,10 @@ pub fn with_commands<R: Runtime>(builder: tauri::Builder<R>) -> tauri::Builder<R
         commands::check_payment,
         commands::pending_effects,
         commands::refund_charge,
+        commands::search_patients,
+        commands::create_patient,
+        commands::free_slots,
+        commands::mark_attendance,
     ])
 }
 

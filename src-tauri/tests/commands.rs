@@ -489,3 +489,187 @@ fn a_link_mp_refused_is_owed_with_its_tries_last_error_and_next_try() {
         "the retry is still ahead: {next}"
     );
 }
+
+/// The sorted keys of a JSON object.
+fn keys(v: &Value) -> Vec<String> {
+    let mut k: Vec<String> = v.as_object().unwrap().keys().cloned().collect();
+    k.sort_unstable();
+    k
+}
+
+#[test]
+fn search_patients_takes_a_query_and_returns_contact_id_name_phone_and_email() {
+    let app = app();
+    let found = invoke(&app, "search_patients", json!({ "query": "ana.torres" })).unwrap();
+    let found = found.as_array().unwrap();
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert_eq!(keys(&found[0]), ["contactId", "email", "name", "phone"]);
+    assert_eq!(found[0]["contactId"], json!(sandbox::seed::CONTACT_IDS[2]));
+    assert_eq!(found[0]["email"], json!("ana.torres@example.com"));
+
+    let err = invoke(&app, "search_patients", json!({ "query": " a " })).unwrap_err();
+    assert_eq!(err["code"], json!("VALIDATION"));
+    assert_eq!(err["details"], json!({ "field": "query" }));
+    assert_eq!(err.as_object().unwrap().len(), 3, "{err}");
+    let err = invoke(&app, "search_patients", json!({ "q": "ana" })).unwrap_err();
+    assert!(err.get("code").is_none(), "refused by Tauri: {err}");
+}
+
+#[test]
+fn create_patient_answers_the_patient_and_whether_it_already_existed() {
+    let app = app();
+    let args = json!({ "name": "Carmen Díaz", "phone": "+51 911 222 333", "email": null });
+    let created = invoke(&app, "create_patient", args.clone()).unwrap();
+    assert_eq!(
+        keys(&created),
+        ["contactId", "email", "existing", "name", "phone"]
+    );
+    assert_eq!(created["existing"], json!(false));
+    assert_eq!(created["phone"], json!("+51911222333"));
+    assert_eq!(created["email"], Value::Null);
+
+    let again = invoke(&app, "create_patient", args).unwrap();
+    assert_eq!(again["existing"], json!(true));
+    assert_eq!(again["contactId"], created["contactId"]);
+
+    let err = invoke(
+        &app,
+        "create_patient",
+        json!({ "name": "Rosa", "phone": null, "email": null }),
+    )
+    .unwrap_err();
+    assert_eq!(err["code"], json!("VALIDATION"));
+    assert_eq!(err["details"], json!({ "field": "phone" }));
+    let err = invoke(
+        &app,
+        "create_patient",
+        json!({ "name": "Rosa", "email": "rosa@" }),
+    )
+    .unwrap_err();
+    assert_eq!(err["details"], json!({ "field": "email" }));
+}
+
+#[test]
+fn free_slots_take_calendar_id_and_day_and_leave_out_taken_times() {
+    let app = app();
+    let args = json!({
+        "calendarId": sandbox::seed::CONSULTA_GENERAL_CALENDAR_ID,
+        "day": tomorrow(),
+    });
+    let slots = invoke(&app, "free_slots", args.clone()).unwrap();
+    let slots = slots.as_array().unwrap();
+    assert_eq!(
+        keys(&slots[0]),
+        ["endsAt", "localEnd", "localStart", "startsAt"]
+    );
+    assert_eq!(slots[0]["localStart"], json!("08:00"));
+    assert_eq!(slots[0]["localEnd"], json!("08:30"));
+    let starts_at = slots[0]["startsAt"].as_str().unwrap();
+    assert!(starts_at.ends_with("T13:00:00.000Z"), "UTC: {starts_at}");
+    assert!(slots.iter().any(|s| s["localStart"] == json!("10:00")));
+
+    invoke(
+        &app,
+        "create_booking",
+        booking_request("k13", "10:00", "10:30", "80.00"),
+    )
+    .unwrap();
+    let after = invoke(&app, "free_slots", args).unwrap();
+    let after = after.as_array().unwrap();
+    assert_eq!(after.len(), slots.len() - 1);
+    assert!(!after.iter().any(|s| s["localStart"] == json!("10:00")));
+
+    let err = invoke(
+        &app,
+        "free_slots",
+        json!({ "calendarId": sandbox::seed::CONSULTA_GENERAL_CALENDAR_ID, "day": "28/11/2026" }),
+    )
+    .unwrap_err();
+    assert_eq!(err["code"], json!("VALIDATION"));
+    assert_eq!(err["details"], json!({ "field": "day" }));
+    let err = invoke(
+        &app,
+        "free_slots",
+        json!({ "calendarId": "CalNoSuchCalendar001", "day": tomorrow() }),
+    )
+    .unwrap_err();
+    assert_eq!(err["details"], json!({ "field": "calendarId" }));
+    let err = invoke(
+        &app,
+        "free_slots",
+        json!({ "calendar_id": sandbox::seed::CONSULTA_GENERAL_CALENDAR_ID, "day": tomorrow() }),
+    )
+    .unwrap_err();
+    assert!(err.get("code").is_none(), "camelCase only: {err}");
+}
+
+#[test]
+fn mark_attendance_takes_booking_id_and_attendance_and_returns_the_view() {
+    let app = app();
+    let view = invoke(
+        &app,
+        "create_booking",
+        booking_request("k14", "09:00", "09:30", "80.00"),
+    )
+    .unwrap();
+    let marked = invoke(
+        &app,
+        "mark_attendance",
+        json!({ "bookingId": view["id"], "attendance": "showed" }),
+    )
+    .unwrap();
+    assert_eq!(marked["id"], view["id"]);
+    assert_eq!(marked["status"], json!("showed"));
+    assert_eq!(marked["localStart"], json!("09:00"), "the whole view");
+    let marked = invoke(
+        &app,
+        "mark_attendance",
+        json!({ "bookingId": view["id"], "attendance": "noshow" }),
+    )
+    .unwrap();
+    assert_eq!(marked["status"], json!("noshow"));
+
+    let err = invoke(
+        &app,
+        "mark_attendance",
+        json!({ "bookingId": view["id"], "attendance": "llegó" }),
+    )
+    .unwrap_err();
+    assert_eq!(err["code"], json!("VALIDATION"));
+    assert_eq!(err["details"], json!({ "field": "attendance" }));
+
+    let gone = invoke(
+        &app,
+        "create_booking",
+        booking_request("k15", "09:30", "10:00", "80.00"),
+    )
+    .unwrap();
+    invoke(
+        &app,
+        "cancel_booking",
+        json!({ "bookingId": gone["id"], "refund": null }),
+    )
+    .unwrap();
+    let err = invoke(
+        &app,
+        "mark_attendance",
+        json!({ "bookingId": gone["id"], "attendance": "showed" }),
+    )
+    .unwrap_err();
+    assert_eq!(err["code"], json!("CONFLICT"));
+    assert!(err.get("details").is_none(), "{err}");
+    let err = invoke(
+        &app,
+        "mark_attendance",
+        json!({ "bookingId": "nope", "attendance": "showed" }),
+    )
+    .unwrap_err();
+    assert_eq!(err["code"], json!("NOT_FOUND"));
+    let err = invoke(
+        &app,
+        "mark_attendance",
+        json!({ "booking_id": view["id"], "attendance": "showed" }),
+    )
+    .unwrap_err();
+    assert!(err.get("code").is_none(), "camelCase only: {err}");
+}

@@ -500,6 +500,12 @@ pub(crate) fn is_the_booked(
 
 /// A phone as staff type it: digits with an optional leading `+`, spaces and dashes.
 fn validate_phone(phone: &str) -> Result<(), DeskError> {
+    check_phone("patientPhone", phone)
+}
+
+/// The desk's phone rule, refusing with `VALIDATION` on `field`: 6-15 digits, an optional
+/// leading `+`, spaces and dashes.
+pub(crate) fn check_phone(field: &str, phone: &str) -> Result<(), DeskError> {
     let p = phone.trim();
     let digits = p.chars().filter(|c| c.is_ascii_digit()).count();
     let allowed = p
@@ -508,7 +514,7 @@ fn validate_phone(phone: &str) -> Result<(), DeskError> {
         .all(|(i, c)| c.is_ascii_digit() || c == ' ' || c == '-' || (c == '+' && i == 0));
     if !allowed || !(6..=15).contains(&digits) {
         return Err(DeskError::validation(
-            "patientPhone",
+            field,
             "the phone must have 6-15 digits, optionally starting with +",
         ));
     }

@@ -10,6 +10,9 @@
 //! | [`crate::booking`] | booking with payment: GHL appointment, then the MP link | [`Desk::create_booking`], [`Desk::local_slot`] |
 //! | [`crate::charging`] | a link for an appointment that already exists in GHL | [`Desk::charge_appointment`], [`Desk::booking_for_appointment`] |
 //! | [`crate::edit`] | editing an appointment in GHL | [`Desk::edit_appointment`] |
+//! | [`crate::patients`] | finding a patient among GHL's contacts; adding one after GHL's duplicate lookup | [`Desk::search_patients`], [`Desk::create_patient`] |
+//! | [`crate::slots`] | a calendar's free slots on a local day, from GHL's free-slots | [`Desk::free_slots`] |
+//! | [`crate::attendance`] | "llegó" / "no asistió" written to GHL's appointment status | [`Desk::mark_attendance`] |
 //! | [`crate::cancel`] | cancel, refunds, the unpaid hold | [`Desk::cancel_booking`], [`Desk::cancel_by_ghl_id`], [`Desk::refund_charge`], [`Desk::expire_unpaid_holds`] |
 //! | [`crate::inbox`] | storing verified webhooks and applying MP payments | [`Desk::accept_webhook`], [`Desk::drain_inbox`], [`Desk::run_inbox_worker`], [`Desk::sync_payment`], [`Desk::refresh_charge`] |
 //! | [`crate::ghl_events`] | GHL appointment changes applied to bookings | [`Desk::apply_ghl_event`] |

@@ -40,6 +40,20 @@ impl Desk {
         ghl_id: &str,
         edit: AppointmentEdit,
     ) -> Result<(Booking, RemoteAppointment), DeskError> {
+        self.edit_as("api", "booking.edit", ghl_id, ghl_id, edit)
+            .await
+    }
+
+    /// [`Desk::edit_appointment`] for `actor`, audited as `action` with `summary`: the path
+    /// both compat edits and the desk's attendance marks take.
+    pub(crate) async fn edit_as(
+        &self,
+        actor: &str,
+        action: &str,
+        summary: &str,
+        ghl_id: &str,
+        edit: AppointmentEdit,
+    ) -> Result<(Booking, RemoteAppointment), DeskError> {
         let booking = self
             .store
             .booking_by_ghl_id(ghl_id)
@@ -62,7 +76,7 @@ impl Desk {
                 .await?
                 .ok_or_else(|| DeskError::NotFound("appointment".into()))?,
         };
-        self.audit("api", "booking.edit", "booking", &booking.id, ghl_id)
+        self.audit(actor, action, "booking", &booking.id, summary)
             .await;
         Ok((booking, remote))
     }

@@ -9,6 +9,7 @@
 //! Start at [`Desk`]: the [`desk`] module's table lists every module, the capability it adds
 //! to `Desk`, and its entry points.
 
+pub mod attendance;
 pub mod booking;
 pub mod cancel;
 pub mod charge_status;
@@ -25,16 +26,19 @@ pub mod lookup;
 pub mod model;
 pub mod money;
 pub mod outbox;
+pub mod patients;
 pub mod ports;
 pub mod providers;
 pub mod reconcile;
 pub mod secrets;
+pub mod slots;
 pub mod store;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
 pub mod time;
 pub mod view;
 
+pub use attendance::Attendance;
 pub use booking::CreateBooking;
 pub use cancel::RefundDecision;
 pub use config::ClinicConfig;
@@ -46,4 +50,6 @@ pub use events::{DeskEvent, EventSink};
 pub use lookup::ChargeDetail;
 pub use model::*;
 pub use money::{Currency, Money};
+pub use patients::{CreatedPatient, Patient};
+pub use slots::FreeSlot;
 pub use store::{SqlStore, Store, StoreError};

@@ -3,6 +3,7 @@
 
 use crate::error::DeskError;
 use crate::money::Money;
+use crate::patients::{ContactKey, CreatedPatient, NewPatient, Patient};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
@@ -106,6 +107,34 @@ pub trait Scheduler: Send + Sync {
         from: DateTime<Utc>,
         to: DateTime<Utc>,
     ) -> Result<Vec<RemoteAppointment>, DeskError>;
+    /// Contacts whose name, phone or email match `query`, at most `limit`.
+    async fn search_patients(
+        &self,
+        location_id: &str,
+        query: &str,
+        limit: u32,
+    ) -> Result<Vec<Patient>, DeskError>;
+    /// The contact the scheduler's duplicate rule matches to this phone or email, if any.
+    async fn find_patient(
+        &self,
+        location_id: &str,
+        key: &ContactKey,
+    ) -> Result<Option<Patient>, DeskError>;
+    /// Creates a contact; one the scheduler reports as a duplicate is answered `existing`.
+    async fn create_patient(
+        &self,
+        location_id: &str,
+        patient: &NewPatient,
+    ) -> Result<CreatedPatient, DeskError>;
+    /// The free slot starts of a calendar in `[from, to]`, asked for in `timezone` (IANA)
+    /// so they are the slots booking will send back.
+    async fn free_slot_starts(
+        &self,
+        calendar_id: &str,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        timezone: &str,
+    ) -> Result<Vec<DateTime<Utc>>, DeskError>;
 }
 
 /// Changes to an appointment; `None` leaves a field as it is.

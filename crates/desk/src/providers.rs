@@ -4,6 +4,7 @@
 
 use crate::error::DeskError;
 use crate::model::AppointmentChange;
+use crate::patients::{ContactKey, CreatedPatient, NewPatient, Patient};
 use crate::ports::*;
 use async_trait::async_trait;
 use rust_decimal::Decimal;
@@ -148,6 +149,90 @@ impl Scheduler for ghl::Client {
             }
         }
         Ok(out)
+    }
+
+    async fn search_patients(
+        &self,
+        location_id: &str,
+        query: &str,
+        limit: u32,
+    ) -> Result<Vec<Patient>, DeskError> {
+        let search = ghl::ContactSearch {
+            location_id: location_id.to_string(),
+            page_limit: limit,
+            query: Some(query.to_string()),
+            ..Default::default()
+        };
+        let found = ghl::Client::search_contacts(self, &search).await?;
+        Ok(found.contacts.into_iter().map(patient).collect())
+    }
+
+    async fn find_patient(
+        &self,
+        location_id: &str,
+        key: &ContactKey,
+    ) -> Result<Option<Patient>, DeskError> {
+        let key = match key {
+            ContactKey::Phone(p) => ghl::DuplicateKey::Phone(p.clone()),
+            ContactKey::Email(e) => ghl::DuplicateKey::Email(e.clone()),
+        };
+        Ok(self
+            .find_duplicate_contact(location_id, &key)
+            .await?
+            .map(patient))
+    }
+
+    async fn create_patient(
+        &self,
+        location_id: &str,
+        p: &NewPatient,
+    ) -> Result<CreatedPatient, DeskError> {
+        let new = ghl::NewContact {
+            location_id: location_id.to_string(),
+            name: Some(p.name.clone()),
+            phone: p.phone.clone(),
+            email: p.email.clone(),
+            source: Some("Mostrador".into()),
+            ..Default::default()
+        };
+        match ghl::Client::create_contact(self, &new).await {
+            Ok(c) => Ok(CreatedPatient {
+                patient: patient(c),
+                existing: false,
+            }),
+            // The duplicate lookup said no, GHL's create rule says yes (a contact made
+            // meanwhile, or a rule that matches differently): that contact is the patient.
+            Err(ghl::Error::DuplicateContact { contact_id, .. }) => Ok(CreatedPatient {
+                patient: patient(self.get_contact(&contact_id).await?),
+                existing: true,
+            }),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    async fn free_slot_starts(
+        &self,
+        calendar_id: &str,
+        from: chrono::DateTime<chrono::Utc>,
+        to: chrono::DateTime<chrono::Utc>,
+        timezone: &str,
+    ) -> Result<Vec<chrono::DateTime<chrono::Utc>>, DeskError> {
+        let query = ghl::FreeSlotsQuery {
+            start: from,
+            end: to,
+            timezone: Some(timezone.to_string()),
+            user_id: None,
+        };
+        let slots = ghl::Client::free_slots(self, calendar_id, &query).await?;
+        let mut starts = Vec::new();
+        for slot in slots.all() {
+            match chrono::DateTime::parse_from_rfc3339(slot) {
+                Ok(t) => starts.push(t.with_timezone(&chrono::Utc)),
+                // One unreadable slot must not hide the others.
+                Err(_) => tracing::info!("GHL free slot not readable; skipped"),
+            }
+        }
+        Ok(starts)
     }
 
     async fn create_appointment(
@@ -308,6 +393,23 @@ fn remote(a: ghl::Appointment) -> Result<RemoteAppointment, DeskError> {
         date_updated: a.date_updated.clone(),
         ghl_id: a.id,
     })
+}
+
+/// A GHL contact as the desk's patient; the name falls back to first and last names.
+fn patient(c: ghl::Contact) -> Patient {
+    let name = c.name.filter(|n| !n.trim().is_empty()).unwrap_or_else(|| {
+        [c.first_name.as_deref(), c.last_name.as_deref()]
+            .into_iter()
+            .flatten()
+            .collect::<Vec<_>>()
+            .join(" ")
+    });
+    Patient {
+        contact_id: c.id,
+        name: name.trim().to_string(),
+        phone: c.phone.filter(|p| !p.is_empty()),
+        email: c.email.filter(|e| !e.is_empty()),
+    }
 }
 
 /// A verified GHL webhook body in the domain's words.

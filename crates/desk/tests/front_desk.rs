@@ -1,0 +1,461 @@
+//! The receptionist's day against the sandbox over real loopback HTTP, on SQLite and MySQL:
+//! finding a patient, adding one without making a second contact, the free-slot picker, and
+//! marking attendance — and every way each must refuse.
+
+use chrono::Duration;
+use desk::events::NoEvents;
+use desk::money::Currency;
+use desk::testing::TestDb;
+use desk::{Attendance, ClinicConfig, CreateBooking, Desk, ErrorCode, Store};
+use sandbox::{Sandbox, SandboxConfig, seed};
+use secrecy::SecretString;
+use std::sync::Arc;
+use testkit::Db;
+
+mod support;
+use support::{request, tomorrow_at};
+
+struct World {
+    desk: Arc<Desk>,
+    sandbox: Sandbox,
+    ghl: ghl::Client,
+    db: TestDb,
+}
+
+async fn world(db: Db) -> World {
+    let db = db.open().await;
+    let sandbox = Sandbox::start(SandboxConfig::demo()).await.unwrap();
+    let c = sandbox.config().clone();
+    let ghl = ghl::Client::new(ghl::ClientConfig::new(
+        sandbox.ghl_base_url(),
+        SecretString::from(c.ghl_access_token.clone()),
+    ))
+    .unwrap();
+    let mp = mercadopago::Client::new(mercadopago::ClientConfig::new(
+        sandbox.mp_base_url(),
+        SecretString::from(c.mp_access_token.clone()),
+    ))
+    .unwrap();
+    let clinic = ClinicConfig {
+        location_id: c.location_id.clone(),
+        clinic_name: c.location_name.clone(),
+        timezone: chrono_tz::America::Lima,
+        currency: Currency::Pen,
+        public_webhook_url: None,
+        link_ttl: std::time::Duration::from_secs(3600),
+        after_payment: desk::config::AfterPayment::default(),
+        unpaid_hold: None,
+        retention: None,
+    };
+    let desk = Desk::new(
+        Arc::new(db.store.clone()),
+        Arc::new(ghl.clone()),
+        Arc::new(mp),
+        Arc::new(NoEvents),
+        clinic,
+    );
+    World {
+        desk: Arc::new(desk),
+        sandbox,
+        ghl,
+        db,
+    }
+}
+
+testkit::on_both_databases!(
+    given world;
+    patients_are_found_by_name_phone_or_email,
+    a_search_of_fewer_than_2_or_more_than_100_characters_is_refused_before_ghl,
+    a_search_answers_at_most_twenty_patients,
+    a_new_patient_is_created_once_and_then_found_as_existing,
+    a_patient_ghl_already_has_by_phone_or_email_is_not_created_again,
+    bad_patient_input_is_refused_naming_the_field_and_creates_nothing,
+    free_slots_cover_the_local_day_in_the_calendar_slot_length,
+    a_booked_slot_is_no_longer_offered_and_an_offered_slot_books,
+    free_slots_refuse_an_unknown_calendar_or_a_malformed_day,
+    attendance_is_written_to_ghl_and_the_booking_follows_audited_as_desk,
+    attendance_is_refused_for_cancelled_failed_or_unknown_bookings,
+);
+
+fn ghl_calls(w: &World, method: &str, path: &str) -> usize {
+    w.sandbox
+        .ghl_requests()
+        .iter()
+        .filter(|r| r.method == method && r.path.starts_with(path))
+        .count()
+}
+
+/// `POST /contacts/` calls: contacts GHL was asked to create.
+fn contacts_created(w: &World) -> usize {
+    w.sandbox
+        .ghl_requests()
+        .iter()
+        .filter(|r| r.method == "POST" && r.path == "/contacts/")
+        .count()
+}
+
+fn tomorrow() -> String {
+    tomorrow_at(12, 0)
+        .with_timezone(&chrono_tz::America::Lima)
+        .format("%Y-%m-%d")
+        .to_string()
+}
+
+async fn patients_are_found_by_name_phone_or_email(w: World) {
+    let maria = seed::CONTACT_IDS[0];
+    for query in [
+        "maría",
+        "Flores Hua",
+        "987 654",
+        "+51987654321",
+        "maria.flores@",
+    ] {
+        let found = w.desk.search_patients(query).await.unwrap();
+        assert!(
+            found.iter().any(|p| p.contact_id == maria),
+            "{query}: {found:?}"
+        );
+    }
+    let found = w
+        .desk
+        .search_patients("  ana.torres@example.com ")
+        .await
+        .unwrap();
+    assert_eq!(found.len(), 1);
+    let ana = &found[0];
+    assert_eq!(ana.contact_id, seed::CONTACT_IDS[2]);
+    assert_eq!(ana.name, "Ana Torres Vargas");
+    assert_eq!(ana.phone.as_deref(), Some("+51998877665"));
+    assert_eq!(ana.email.as_deref(), Some("ana.torres@example.com"));
+    assert!(
+        w.desk
+            .search_patients("Nadie Así")
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+async fn a_search_of_fewer_than_2_or_more_than_100_characters_is_refused_before_ghl(w: World) {
+    for bad in [String::new(), "  a  ".into(), "x".repeat(101)] {
+        let err = w.desk.search_patients(&bad).await.unwrap_err();
+        assert_eq!(err.code(), ErrorCode::Validation, "{bad:?}");
+        assert_eq!(err.field(), Some("query"));
+    }
+    assert_eq!(ghl_calls(&w, "POST", "/contacts/search"), 0);
+    // 100 characters are accepted (GHL is sent its 75-character maximum).
+    let long = format!("María{}", " ".repeat(90)) + "Flore";
+    assert_eq!(long.chars().count(), 100);
+    w.desk.search_patients(&long).await.unwrap();
+}
+
+async fn a_search_answers_at_most_twenty_patients(w: World) {
+    for i in 0..25 {
+        let new = ghl::NewContact {
+            location_id: w.sandbox.config().location_id.clone(),
+            name: Some(format!("Paciente Prueba {i:02}")),
+            phone: Some(format!("+5190000{i:04}")),
+            ..Default::default()
+        };
+        w.ghl.create_contact(&new).await.unwrap();
+    }
+    let found = w.desk.search_patients("paciente prueba").await.unwrap();
+    assert_eq!(found.len(), 20);
+}
+
+async fn a_new_patient_is_created_once_and_then_found_as_existing(w: World) {
+    let created = w
+        .desk
+        .create_patient("  Carmen Díaz  ", Some("+51 911-222 333"), Some(""))
+        .await
+        .unwrap();
+    assert!(!created.existing);
+    assert_eq!(created.patient.name, "Carmen Díaz");
+    assert_eq!(created.patient.phone.as_deref(), Some("+51911222333"));
+    assert_eq!(created.patient.email, None);
+    let held = w
+        .ghl
+        .get_contact(&created.patient.contact_id)
+        .await
+        .unwrap();
+    assert_eq!(held.phone.as_deref(), Some("+51911222333"));
+
+    let again = w
+        .desk
+        .create_patient(
+            "Carmen D.",
+            Some("+51911222333"),
+            Some("carmen@example.com"),
+        )
+        .await
+        .unwrap();
+    assert!(again.existing);
+    assert_eq!(again.patient.contact_id, created.patient.contact_id);
+    assert_eq!(contacts_created(&w), 1, "one contact made");
+
+    let audit =
+        w.db.store
+            .audit_of("contact", &created.patient.contact_id)
+            .await
+            .unwrap();
+    let actions: Vec<_> = audit
+        .iter()
+        .map(|a| (a.actor.as_str(), a.action.as_str()))
+        .collect();
+    assert_eq!(
+        actions,
+        [("desk", "patient.create"), ("desk", "patient.existing")]
+    );
+    assert!(
+        audit.iter().all(|a| !a.summary.contains("911")),
+        "no phone in the audit"
+    );
+}
+
+async fn a_patient_ghl_already_has_by_phone_or_email_is_not_created_again(w: World) {
+    // María's phone, typed the desk's way.
+    let by_phone = w
+        .desk
+        .create_patient("Maria F", Some("+51 987 654 321"), None)
+        .await
+        .unwrap();
+    assert!(by_phone.existing);
+    assert_eq!(by_phone.patient.contact_id, seed::CONTACT_IDS[0]);
+    assert_eq!(by_phone.patient.name, "María Flores Huamán", "GHL's name");
+
+    // A new phone but José's email: found by email after the phone lookup.
+    let by_email = w
+        .desk
+        .create_patient(
+            "José Q",
+            Some("+51 900 111 222"),
+            Some("jose.quispe@example.com"),
+        )
+        .await
+        .unwrap();
+    assert!(by_email.existing);
+    assert_eq!(by_email.patient.contact_id, seed::CONTACT_IDS[1]);
+
+    let lookups: Vec<String> = w
+        .sandbox
+        .ghl_requests()
+        .iter()
+        .filter(|r| r.path.starts_with("/contacts/search/duplicate"))
+        .map(|r| r.path.clone())
+        .collect();
+    assert_eq!(lookups.len(), 3, "{lookups:?}");
+    assert!(lookups[1].contains("number="), "phone first: {lookups:?}");
+    assert!(lookups[2].contains("email="), "then email: {lookups:?}");
+    assert_eq!(contacts_created(&w), 0, "nothing created");
+}
+
+async fn bad_patient_input_is_refused_naming_the_field_and_creates_nothing(w: World) {
+    let long_name = "x".repeat(201);
+    let cases: [(&str, Option<&str>, Option<&str>, &str); 7] = [
+        ("", Some("+51911222333"), None, "name"),
+        ("   ", Some("+51911222333"), None, "name"),
+        (&long_name, Some("+51911222333"), None, "name"),
+        ("Rosa", Some("98-ab-12"), None, "phone"),
+        ("Rosa", Some("123"), None, "phone"),
+        ("Rosa", None, Some("rosa@clinica"), "email"),
+        ("Rosa", Some(" "), Some(""), "phone"),
+    ];
+    for (name, phone, email, field) in cases {
+        let err = w.desk.create_patient(name, phone, email).await.unwrap_err();
+        assert_eq!(err.code(), ErrorCode::Validation, "{field}");
+        assert_eq!(err.field(), Some(field), "{name:?} {phone:?} {email:?}");
+    }
+    assert!(
+        w.sandbox
+            .ghl_requests()
+            .iter()
+            .all(|r| !r.path.starts_with("/contacts")),
+        "GHL was not asked"
+    );
+}
+
+async fn free_slots_cover_the_local_day_in_the_calendar_slot_length(w: World) {
+    let day = tomorrow();
+    let slots = w
+        .desk
+        .free_slots(seed::CONSULTA_GENERAL_CALENDAR_ID, &day)
+        .await
+        .unwrap();
+    // Consulta general: every 30 minutes from 08:00 to 20:00, every day.
+    assert_eq!(slots.len(), 24);
+    assert_eq!(slots[0].local_start, "08:00");
+    assert_eq!(slots[0].local_end, "08:30");
+    assert_eq!(slots[0].starts_at, tomorrow_at(8, 0));
+    assert_eq!(slots[23].local_start, "19:30");
+    assert!(slots.windows(2).all(|p| p[0].starts_at < p[1].starts_at));
+    assert!(
+        slots
+            .iter()
+            .all(|s| s.ends_at - s.starts_at == Duration::minutes(30))
+    );
+    let json = serde_json::to_value(&slots[0]).unwrap();
+    assert_eq!(
+        json,
+        serde_json::json!({
+            "startsAt": desk::time::to_db(tomorrow_at(8, 0)),
+            "endsAt": desk::time::to_db(tomorrow_at(8, 30)),
+            "localStart": "08:00",
+            "localEnd": "08:30",
+        })
+    );
+
+    // Odontología: one-hour slots on the hour (none on Sundays).
+    let dental = w
+        .desk
+        .free_slots(seed::ODONTOLOGIA_CALENDAR_ID, &day)
+        .await
+        .unwrap();
+    assert!(dental.len() <= 9);
+    assert!(
+        dental.iter().all(
+            |s| s.ends_at - s.starts_at == Duration::hours(1) && s.local_start.ends_with(":00")
+        )
+    );
+}
+
+async fn a_booked_slot_is_no_longer_offered_and_an_offered_slot_books(w: World) {
+    let day = tomorrow();
+    let cal = seed::CONSULTA_GENERAL_CALENDAR_ID;
+    w.desk.create_booking(request("taken", 10)).await.unwrap();
+    let slots = w.desk.free_slots(cal, &day).await.unwrap();
+    assert_eq!(slots.len(), 23);
+    assert!(!slots.iter().any(|s| s.local_start == "10:00"), "taken");
+    assert!(slots.iter().any(|s| s.local_start == "10:30"));
+
+    // The picker's slot, booked as offered, is accepted by GHL's slot validation.
+    let pick = slots
+        .iter()
+        .find(|s| s.local_start == "15:30")
+        .unwrap()
+        .clone();
+    let booking = CreateBooking {
+        starts_at: pick.starts_at,
+        ends_at: pick.ends_at,
+        ..request("picked", 0)
+    };
+    let view = w.desk.create_booking(booking).await.unwrap();
+    assert_eq!(view.local_start, "15:30");
+    let after = w.desk.free_slots(cal, &day).await.unwrap();
+    assert_eq!(after.len(), 22);
+    assert!(!after.iter().any(|s| s.local_start == "15:30"));
+}
+
+async fn free_slots_refuse_an_unknown_calendar_or_a_malformed_day(w: World) {
+    let day = tomorrow();
+    let err = w
+        .desk
+        .free_slots("CalNoSuchCalendar001", &day)
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), ErrorCode::Validation);
+    assert_eq!(err.field(), Some("calendarId"));
+    for bad in ["", "28/11/2026", "2026-13-01", "2026-02-30", "tomorrow"] {
+        let err = w
+            .desk
+            .free_slots(seed::CONSULTA_GENERAL_CALENDAR_ID, bad)
+            .await
+            .unwrap_err();
+        assert_eq!(err.code(), ErrorCode::Validation, "{bad}");
+        assert_eq!(err.field(), Some("day"), "{bad}");
+    }
+    assert_eq!(ghl_calls(&w, "GET", "/calendars/CalConsulta"), 0);
+}
+
+async fn attendance_is_written_to_ghl_and_the_booking_follows_audited_as_desk(w: World) {
+    let booked = w.desk.create_booking(request("came", 9)).await.unwrap();
+    let ghl_id = booked.ghl_id.clone().unwrap();
+
+    let view = w
+        .desk
+        .mark_attendance(&booked.id, Attendance::Showed)
+        .await
+        .unwrap();
+    assert_eq!(view.id, booked.id);
+    assert_eq!(view.status, "showed");
+    let held = w.ghl.get_appointment(&ghl_id).await.unwrap();
+    assert_eq!(held.appointment_status.as_deref(), Some("showed"));
+    let row = w.db.store.booking(&booked.id).await.unwrap().unwrap();
+    assert_eq!(row.status, "showed");
+    assert_eq!(
+        row.ghl_date_updated, held.date_updated,
+        "GHL's answer applied"
+    );
+
+    // Staff correct it: the patient did not come after all.
+    let view = w
+        .desk
+        .mark_attendance(&booked.id, Attendance::parse("noshow").unwrap())
+        .await
+        .unwrap();
+    assert_eq!(view.status, "noshow");
+    let held = w.ghl.get_appointment(&ghl_id).await.unwrap();
+    assert_eq!(held.appointment_status.as_deref(), Some("noshow"));
+    assert_eq!(
+        view.charge.unwrap().status,
+        "open",
+        "the charge is untouched"
+    );
+
+    let audit = w.db.store.audit_of("booking", &booked.id).await.unwrap();
+    let marks: Vec<_> = audit
+        .iter()
+        .filter(|a| a.action == "booking.attendance")
+        .map(|a| (a.actor.as_str(), a.summary.as_str()))
+        .collect();
+    assert_eq!(marks, [("desk", "showed"), ("desk", "noshow")]);
+
+    for bad in ["", "llegó", "cancelled", "SHOWED"] {
+        let err = Attendance::parse(bad).unwrap_err();
+        assert_eq!(err.code(), ErrorCode::Validation, "{bad}");
+        assert_eq!(err.field(), Some("attendance"));
+    }
+}
+
+async fn attendance_is_refused_for_cancelled_failed_or_unknown_bookings(w: World) {
+    let cancelled = w.desk.create_booking(request("gone", 11)).await.unwrap();
+    w.desk
+        .cancel_booking(&cancelled.id, None, "desk")
+        .await
+        .unwrap();
+    w.desk.create_booking(request("first", 12)).await.unwrap();
+    let err = w
+        .desk
+        .create_booking(request("second", 12))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), ErrorCode::SlotTaken);
+    let failed =
+        w.db.store
+            .booking_by_idempotency_key("second")
+            .await
+            .unwrap()
+            .unwrap();
+    let puts_before = ghl_calls(&w, "PUT", "/calendars/events/appointments");
+
+    for id in [cancelled.id.as_str(), failed.id.as_str()] {
+        let err = w
+            .desk
+            .mark_attendance(id, Attendance::Showed)
+            .await
+            .unwrap_err();
+        assert_eq!(err.code(), ErrorCode::Conflict, "{id}: {err}");
+    }
+    let err = w
+        .desk
+        .mark_attendance("no-such-booking", Attendance::NoShow)
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), ErrorCode::NotFound);
+    assert_eq!(
+        ghl_calls(&w, "PUT", "/calendars/events/appointments"),
+        puts_before,
+        "nothing sent to GHL"
+    );
+    let row = w.db.store.booking(&cancelled.id).await.unwrap().unwrap();
+    assert_eq!(row.status, "cancelled");
+}
