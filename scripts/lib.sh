@@ -12,7 +12,7 @@ fail() { log "error: $*"; exit 1; }
 SYSTEM_PACKAGES=(
   build-essential pkg-config curl file libssl-dev libxdo-dev
   libwebkit2gtk-4.1-dev libayatana-appindicator3-dev librsvg2-dev libdbus-1-dev
-  xvfb webkit2gtk-driver x11-apps imagemagick chromium sqlite3
+  xvfb webkit2gtk-driver x11-apps imagemagick chromium sqlite3 python3-pip
 )
 
 apt_install() {
