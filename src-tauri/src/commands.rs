@@ -36,6 +36,10 @@ pub struct CreateBookingRequest {
     pub calendar_id: String,
     pub patient_name: String,
     pub patient_phone: Option<String>,
+    /// The GHL contact picked in the patient search; without it the engine finds or makes
+    /// one from the name and phone.
+    #[serde(default)]
+    pub contact_id: Option<String>,
     pub date: String,
     pub start_time: String,
     pub end_time: String,
@@ -107,7 +111,7 @@ pub async fn create_booking(
         calendar_id: request.calendar_id,
         patient_name: request.patient_name,
         patient_phone: request.patient_phone,
-        contact_id: None,
+        contact_id: request.contact_id,
         starts_at,
         ends_at,
         title: None,

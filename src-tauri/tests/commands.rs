@@ -132,6 +132,42 @@ fn create_booking_takes_a_camel_case_request_and_returns_the_view() {
 }
 
 #[test]
+fn create_booking_takes_the_picked_contact_id_and_makes_no_new_contact() {
+    let app = app();
+    let mut request = booking_request("k16", "11:00", "11:30", "80.00");
+    request["request"]["contactId"] = json!(sandbox::seed::CONTACT_IDS[2]);
+    let upserts = || {
+        with_sandbox(&app, |s| {
+            s.ghl_requests()
+                .iter()
+                .filter(|r| r.method == "POST" && r.path.starts_with("/contacts/upsert"))
+                .count()
+        })
+    };
+    let before = upserts();
+    let view = invoke(&app, "create_booking", request).unwrap();
+    assert!(view["ghlId"].is_string(), "{view}");
+    assert_eq!(upserts(), before, "the picked contact, not a new one");
+    invoke(
+        &app,
+        "create_booking",
+        booking_request("k18", "12:30", "13:00", "80.00"),
+    )
+    .unwrap();
+    assert_eq!(
+        upserts(),
+        before + 1,
+        "without one, a typed name is looked up"
+    );
+
+    let mut unknown = booking_request("k17", "11:30", "12:00", "80.00");
+    unknown["request"]["contactId"] = json!("CntNoSuchContact0001");
+    let err = invoke(&app, "create_booking", unknown).unwrap_err();
+    assert_eq!(err["code"], json!("VALIDATION"));
+    assert_eq!(err["details"], json!({ "field": "contactId" }));
+}
+
+#[test]
 fn a_validation_error_is_code_message_and_field() {
     let app = app();
     let err = invoke(

@@ -2,7 +2,8 @@
 // Desktop end-to-end test of Mostrador (Tauri 2) in DEMO mode, driven through tauri-driver's
 // WebDriver HTTP API with plain `fetch` (Node 20, no npm dependencies).
 //
-// Flow: open a session -> "MODO DEMO" banner -> book tomorrow 10:00-10:30 (America/Lima), S/ 80.00
+// Flow: open a session -> "MODO DEMO" banner -> the patient search lists a seeded contact -> book
+// tomorrow's free 10:00-10:30 slot (America/Lima), S/ 80.00
 // -> QR (inline <svg>) + amount + "Esperando pago" -> "Simular pago" -> "Pagado" live, without a
 // page reload -> the agenda item shows the paid state too -> "Cancelar cita" with "Devolución total"
 // -> "Cancelada" and "Reembolsado" in the panel and the agenda (a real refund at the sandbox).
@@ -314,15 +315,47 @@ step('the booking form is ready (calendars loaded)', async () => {
   }
 });
 
-step('fill the form: tomorrow 10:00–10:30, S/ 80.00', async () => {
+step('the patient search finds a seeded contact as you type', async () => {
+  // The real search_patients against the sandbox's GHL contacts; nothing is picked, so the
+  // booking below goes the typed-name way (a new contact made at booking time).
+  await typeInto('patient-search', 'ana.torres');
+  const found = await waitFor(
+    () =>
+      exec(
+        `const options = [...document.querySelectorAll('[data-testid="patient-option"]')];
+         return options.length ? options.map((o) => o.textContent.replace(/\\s+/g, ' ').trim()) : null;`,
+      ),
+    { timeoutMs: 20_000, message: 'the patient search never listed a result for "ana.torres"' },
+  );
+  if (!found.some((o) => /Ana Torres/.test(o))) fail(`the search for "ana.torres" listed ${JSON.stringify(found)}`);
+  screenshot('00-patient-search');
+  // Empty the box as a user would (Svelte listens to `input`): the list closes.
+  await setValue('patient-search', '');
+  await waitFor(() => exec('return !document.querySelector(\'[data-testid="patient-option"]\');'),
+    { timeoutMs: 10_000, message: 'the result list stayed open after the search box was emptied' });
+});
+
+step('fill the form: tomorrow, the free 10:00–10:30 slot, S/ 80.00', async () => {
   bookingDate = tomorrowIn(TIMEZONE);
   await typeInto('booking-patient-name', PATIENT);
   await typeInto('booking-patient-phone', '+51 987 654 321');
   await setAndCheck('booking-date', bookingDate);
+  // The picker reads the calendar's free slots for the new day (free_slots); 10:00 is free tomorrow.
+  const offered = await waitFor(
+    () =>
+      exec(
+        `const s = document.querySelector(arguments[0]);
+         const opts = s ? [...s.options].map((o) => ({ value: o.value, label: o.textContent.trim() })) : [];
+         return opts.some((o) => o.value === '10:00') ? opts : null;`,
+        [byTestId('booking-start')],
+      ),
+    { timeoutMs: 20_000, message: `the free-slot picker never offered 10:00 on ${bookingDate}` },
+  );
+  const ten = offered.find((o) => o.value === '10:00');
+  if (ten.label !== '10:00–10:30') fail(`the 10:00 slot reads ${JSON.stringify(ten.label)}, expected "10:00–10:30"`);
   await setAndCheck('booking-start', '10:00');
-  await setAndCheck('booking-end', '10:30');
   await typeInto('booking-amount', '80.00');
-  // Check once more that nothing was reset by a late effect.
+  // Check once more that nothing was reset by a late effect; the end follows the slot.
   const values = await exec(
     `return Object.fromEntries(arguments[0].map((id) => [id, document.querySelector('[data-testid="' + id + '"]').value]));`,
     [['booking-patient-name', 'booking-date', 'booking-start', 'booking-end', 'booking-amount']],

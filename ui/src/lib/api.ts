@@ -60,12 +60,30 @@ export type CreateBookingRequest = {
   calendarId: string;
   patientName: string;
   patientPhone: string | null;
+  /** The GHL contact picked in the patient search; null books the typed name and phone. */
+  contactId: string | null;
   date: string;
   startTime: string;
   endTime: string;
   amount: string;
   description: string;
 };
+
+/** A patient: a GHL contact found by `search_patients`. `name` is empty for a nameless contact. */
+export type Patient = { contactId: string; name: string; phone: string | null; email: string | null };
+
+/** `create_patient`'s answer: `existing` when GHL already had this person and nothing was made. */
+export type CreatedPatient = Patient & { existing: boolean };
+
+/**
+ * A free slot of a calendar on a local day: UTC instants ("YYYY-MM-DDTHH:MM:SS.mmmZ") and the
+ * clinic's wall clock ("HH:MM").
+ */
+export type FreeSlot = { startsAt: string; endsAt: string; localStart: string; localEnd: string };
+
+/** What `mark_attendance` records in GHL: "llegó" or "no asistió". */
+export const ATTENDANCE = ['showed', 'noshow'] as const;
+export type Attendance = (typeof ATTENDANCE)[number];
 
 /** Everything the charge panel needs to show a payable QR. */
 export type ChargeQr = {
@@ -140,6 +158,16 @@ export const api = {
     invoke<BookingView>('refund_charge', { chargeId, refund }),
   checkPayment: (chargeId: string) => invoke<null>('check_payment', { chargeId }),
   pendingEffects: (chargeId: string) => invoke<PendingEffect[]>('pending_effects', { chargeId }),
+  /** GHL contacts by name, phone or email (at most 20); `query` needs 2–100 characters. */
+  searchPatients: (query: string) => invoke<Patient[]>('search_patients', { query }),
+  /** Adds a patient after GHL's duplicate lookup; needs a name and a phone or an email. */
+  createPatient: (name: string, phone: string | null, email: string | null) =>
+    invoke<CreatedPatient>('create_patient', { name, phone, email }),
+  /** The free slots of `calendarId` on the clinic-local `day` ("YYYY-MM-DD"), earliest first. */
+  freeSlots: (calendarId: string, day: string) => invoke<FreeSlot[]>('free_slots', { calendarId, day }),
+  /** "Llegó" / "No asistió", written to GHL; answers the booking as it now stands. */
+  markAttendance: (bookingId: string, attendance: Attendance) =>
+    invoke<BookingView>('mark_attendance', { bookingId, attendance }),
   onChargeUpdated: (handler: (update: ChargeUpdated) => void): Promise<UnlistenFn> =>
     listen<ChargeUpdated>(CHARGE_UPDATED_EVENT, (event) => handler(event.payload)),
   onEffectsUpdated: (handler: (update: EffectsUpdated) => void): Promise<UnlistenFn> =>

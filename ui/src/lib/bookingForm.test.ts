@@ -10,6 +10,7 @@ import {
 
 const valid: BookingFormValues = {
   calendarId: 'cal-1',
+  contactId: '',
   patientName: '  Ana Torres ',
   patientPhone: '',
   date: '2025-05-14',
@@ -27,6 +28,7 @@ describe('validateBooking', () => {
         calendarId: 'cal-1',
         patientName: 'Ana Torres',
         patientPhone: null,
+        contactId: null,
         date: '2025-05-14',
         startTime: '09:00',
         endTime: '09:30',
@@ -63,6 +65,18 @@ describe('validateBooking', () => {
     }
   });
 
+  it('books the picked patient by contact id, and the typed name when none was picked', () => {
+    const picked = validateBooking({ ...valid, contactId: 'CntAnaTorres00000001' }, 'PEN');
+    expect(picked.ok && picked.payload.contactId).toBe('CntAnaTorres00000001');
+    const typed = validateBooking(valid, 'PEN');
+    expect(typed.ok && typed.payload.contactId).toBeNull();
+  });
+
+  it('asks for a free time when none is chosen (an empty day, or none picked yet)', () => {
+    const none = validateBooking({ ...valid, startTime: '', endTime: '' }, 'PEN');
+    expect(!none.ok && none.errors.startTime?.key).toBe('validation.startRequired');
+  });
+
   it('keeps an optional phone and rejects a phone with letters', () => {
     const good = validateBooking({ ...valid, patientPhone: '+51 987 654 321' }, 'PEN');
     expect(good.ok && good.payload.patientPhone).toBe('+51 987 654 321');
@@ -77,6 +91,7 @@ describe('server errors on the form', () => {
     expect(formFieldOf('patient_name')).toBe('patientName');
     expect(formFieldOf('request.startTime')).toBe('startTime');
     expect(formFieldOf('end')).toBe('endTime');
+    expect(formFieldOf('contactId')).toBe('contactId');
     expect(formFieldOf('somethingElse')).toBeNull();
     expect(formFieldOf(undefined)).toBeNull();
   });
@@ -122,6 +137,13 @@ describe('IdempotencyKeys', () => {
     const first = keys.keyFor(payload);
     keys.settle(first, { code: 'INTERNAL', message: '' });
     expect(keys.keyFor({ ...payload, amount: '90.00' })).not.toBe(first);
+  });
+
+  it('mints a fresh key when another patient was picked', () => {
+    const keys = counter();
+    const first = keys.keyFor(payload);
+    keys.settle(first, { code: 'INTERNAL', message: '' });
+    expect(keys.keyFor({ ...payload, contactId: 'CntAnaTorres00000001' })).not.toBe(first);
   });
 
   it('mints a fresh key after a success or a definite rejection', () => {

@@ -8,9 +8,14 @@ import { currencyScale, normalizeAmount } from './money';
 import { isDay, toMinutes } from './time';
 import { errorMessageKey, isTransient } from './errors';
 
-/** The form as typed; field names match `CreateBookingRequest`. */
+/**
+ * The form as typed; field names match `CreateBookingRequest`. `contactId` is the patient
+ * picked in the search ("" when the name and phone were typed instead); `startTime` and
+ * `endTime` are a free slot's.
+ */
 export type BookingFormValues = {
   calendarId: string;
+  contactId: string;
   patientName: string;
   patientPhone: string;
   date: string;
@@ -23,6 +28,7 @@ export type BookingFormValues = {
 export type FormField = keyof BookingFormValues;
 export const FORM_FIELDS: readonly FormField[] = [
   'calendarId',
+  'contactId',
   'patientName',
   'patientPhone',
   'date',
@@ -76,6 +82,7 @@ export function validateBooking(
       calendarId: form.calendarId,
       patientName,
       patientPhone: phone || null,
+      contactId: form.contactId || null,
       date: form.date,
       startTime: form.startTime,
       endTime: form.endTime,
@@ -112,6 +119,7 @@ const FIELD_ALIASES: Record<string, FormField> = {
   end: 'endTime',
   endsat: 'endTime',
   day: 'date',
+  contact: 'contactId',
 };
 
 /** The form field a server error points at (`details.field`), if the UI has one. */
@@ -172,6 +180,7 @@ function fingerprintOf(payload: BookingPayload): string {
     payload.calendarId,
     payload.patientName,
     payload.patientPhone,
+    payload.contactId,
     payload.date,
     payload.startTime,
     payload.endTime,

@@ -13,6 +13,7 @@ const api = vi.hoisted(() => ({
   refundCharge: vi.fn(),
   checkPayment: vi.fn(),
   pendingEffects: vi.fn(),
+  markAttendance: vi.fn(),
   onChargeUpdated: vi.fn(),
   onEffectsUpdated: vi.fn(),
 }));
@@ -563,5 +564,43 @@ describe('Desk', () => {
       expect(desk.status?.clinicName).toBe('C');
       expect(() => stop()).not.toThrow();
     });
+  });
+});
+
+describe('Desk attendance', () => {
+  beforeEach(() => {
+    vi.resetAllMocks();
+    api.chargeQr.mockImplementation(async (id: string) => qrFor(id));
+    api.pendingEffects.mockResolvedValue([]);
+  });
+
+  it('marks "Llegó" and shows the booking as Rust returned it, in the agenda and the panel', async () => {
+    const desk = new Desk();
+    api.listBookings.mockResolvedValue([booking('a', {}), booking('b', {})]);
+    await desk.showDay('2025-05-14');
+    await desk.select(desk.bookings[0]);
+    api.markAttendance.mockResolvedValue({ ...booking('a', {}), status: 'showed' });
+
+    const marking = desk.markAttendance('showed');
+    expect(desk.marking).toBe('showed');
+    await marking;
+    expect(api.markAttendance).toHaveBeenCalledWith('a', 'showed');
+    expect(desk.marking).toBeNull();
+    expect(desk.selected?.status).toBe('showed');
+    expect(desk.bookings.map((b) => b.status)).toEqual(['showed', 'confirmed']);
+  });
+
+  it('a refusal shows in the panel; a CONFLICT re-reads the day so the booking shows as it is now', async () => {
+    const desk = new Desk();
+    api.listBookings.mockResolvedValue([booking('a', {})]);
+    await desk.showDay('2025-05-14');
+    await desk.select(desk.bookings[0]);
+    api.markAttendance.mockRejectedValue({ code: 'CONFLICT', message: 'the booking is cancelled' });
+    api.listBookings.mockResolvedValue([{ ...booking('a', {}), status: 'cancelled' }]);
+
+    await desk.markAttendance('noshow');
+    expect(desk.panelError?.code).toBe('CONFLICT');
+    expect(desk.selected?.status).toBe('cancelled');
+    expect(desk.marking).toBeNull();
   });
 });

@@ -3,12 +3,13 @@
 // the `charge-updated` event (a booking still pending with GHL is re-read then: the event is
 // how the reconciler's verdict arrives) and `effects-updated` (a provider try failed, nothing
 // else changed). Components read it and call its methods; only this module and the booking
-// form talk to `api`.
+// form (with its patient picker) talk to `api`.
 
 import {
   api,
   type ApiError,
   type AppStatus,
+  type Attendance,
   type BookingView,
   type Calendar,
   type ChargeQr,
@@ -49,6 +50,8 @@ export class Desk {
   cancelling = $state(false);
   refunding = $state(false);
   checking = $state(false);
+  /** The attendance being written to GHL for the booking on screen. */
+  marking = $state<Attendance | null>(null);
   /** The charge "Verificar pago" last asked MP about, to say when MP had nothing new. */
   checkedCharge = $state<string | null>(null);
   /** A charge whose refund was asked for but not yet confirmed by MP (the outbox retries it). */
@@ -230,6 +233,35 @@ export class Desk {
       // A refund MP did not answer yet stays owed; the dialog need not wait for the list.
       void this.loadPending();
     }
+  }
+
+  /**
+   * "Llegó" / "No asistió" for the booking on screen, written to GHL; the agenda and the panel
+   * then show the booking as Rust returned it. A refusal shows in the panel; a CONFLICT (the
+   * booking changed meanwhile: cancelled, say) re-reads the day so it shows as it now is.
+   */
+  async markAttendance(attendance: Attendance): Promise<void> {
+    const booking = this.selected;
+    if (!booking || this.marking) return;
+    this.marking = attendance;
+    this.panelError = null;
+    try {
+      this.replaceBooking(await api.markAttendance(booking.id, attendance));
+    } catch (raw) {
+      const error = toApiError(raw);
+      this.panelError = error;
+      if (error.code === 'CONFLICT') await this.reloadAgendaKeepingSelected();
+    } finally {
+      this.marking = null;
+    }
+  }
+
+  /** Re-reads the day; the booking on screen takes its fresh row. */
+  private async reloadAgendaKeepingSelected(): Promise<void> {
+    await this.reloadAgenda();
+    const shown = this.selected;
+    const fresh = shown && this.bookings.find((b) => b.id === shown.id);
+    if (fresh) this.selected = fresh;
   }
 
   /** "Verificar pago": asks MP about the charge on screen now, then shows what it said. */

@@ -1,17 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { END_TIMES, START_TIMES, addMinutes, clockIn, isDay, nextStartTime, shiftDay, todayIn } from './time';
+import { clockIn, isDay, shiftDay, todayIn, toMinutes } from './time';
 
 describe('clinic time helpers', () => {
-  it('offers starts every 30 minutes from 08:00 to 19:30', () => {
-    expect(START_TIMES[0]).toBe('08:00');
-    expect(START_TIMES.at(-1)).toBe('19:30');
-    expect(START_TIMES).toHaveLength(24);
-    expect(END_TIMES.at(-1)).toBe('20:00');
-  });
-
-  it('adds minutes to a slot', () => {
-    expect(addMinutes('09:30', 30)).toBe('10:00');
-    expect(addMinutes('19:30', 30)).toBe('20:00');
+  it('reads "HH:MM" as minutes after midnight, NaN when malformed', () => {
+    expect(toMinutes('09:30')).toBe(570);
+    expect(toMinutes('24:00')).toBeNaN();
+    expect(toMinutes('')).toBeNaN();
   });
 
   it('takes today in the clinic zone, not the machine', () => {
@@ -35,11 +29,5 @@ describe('clinic time helpers', () => {
     expect(isDay('2025-02-28')).toBe(true);
     expect(isDay('2025-02-30')).toBe(false);
     expect(isDay('')).toBe(false);
-  });
-
-  it('suggests the next free-looking start', () => {
-    expect(nextStartTime(9 * 60 + 10)).toBe('09:30');
-    expect(nextStartTime(6 * 60)).toBe('08:00');
-    expect(nextStartTime(22 * 60)).toBe('08:00');
   });
 });

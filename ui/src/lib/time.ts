@@ -1,5 +1,5 @@
 // Clinic-local days and times as plain strings ("2025-05-14", "09:30"). The server
-// converts to UTC; the UI only needs the clinic's calendar date and slot arithmetic.
+// converts to UTC and offers the free slots; the UI only needs the clinic's calendar date.
 
 /** "HH:MM" → minutes after midnight, or NaN when malformed. */
 export function toMinutes(hhmm: string): number {
@@ -10,30 +10,6 @@ export function toMinutes(hhmm: string): number {
   if (hours > 23 || minutes > 59) return NaN;
   return hours * 60 + minutes;
 }
-
-/** Minutes after midnight → "HH:MM" (wrapping past midnight is not needed for a desk day). */
-export function fromMinutes(total: number): string {
-  const hours = Math.floor(total / 60);
-  const minutes = total % 60;
-  return `${String(hours).padStart(2, '0')}:${String(minutes).padStart(2, '0')}`;
-}
-
-/** "HH:MM" plus `minutes`. */
-export function addMinutes(hhmm: string, minutes: number): string {
-  return fromMinutes(toMinutes(hhmm) + minutes);
-}
-
-/** Times every `step` minutes from `first` to `last`, both included. */
-export function timeSlots(first: string, last: string, step = 30): string[] {
-  const slots: string[] = [];
-  for (let m = toMinutes(first); m <= toMinutes(last); m += step) slots.push(fromMinutes(m));
-  return slots;
-}
-
-/** Start times offered by the booking form: 08:00–19:30 every 30 minutes. */
-export const START_TIMES = timeSlots('08:00', '19:30');
-/** End times offered by the booking form: 08:30–20:00 every 30 minutes. */
-export const END_TIMES = timeSlots('08:30', '20:00');
 
 /** Today's date ("YYYY-MM-DD") in `timeZone`, falling back to the machine's zone. */
 export function todayIn(timeZone: string | undefined, now: Date = new Date()): string {
@@ -105,21 +81,4 @@ export function clockIn(at: Date, timeZone: string | undefined): string {
   }
   const part = (type: string) => parts.find((p) => p.type === type)?.value ?? '00';
   return `${part('hour')}:${part('minute')}`;
-}
-
-/** Minutes after midnight right now in `timeZone` (the machine's zone if unknown). */
-export function nowMinutesIn(timeZone: string | undefined, now: Date = new Date()): number {
-  let parts: Intl.DateTimeFormatPart[];
-  try {
-    parts = new Intl.DateTimeFormat('en-GB', { timeZone, hour: '2-digit', minute: '2-digit', hourCycle: 'h23' }).formatToParts(now);
-  } catch {
-    parts = new Intl.DateTimeFormat('en-GB', { hour: '2-digit', minute: '2-digit', hourCycle: 'h23' }).formatToParts(now);
-  }
-  const value = (type: string) => Number(parts.find((p) => p.type === type)?.value ?? 0);
-  return value('hour') * 60 + value('minute');
-}
-
-/** The first offered start time not yet past at `nowMinutes`, or the first of the day. */
-export function nextStartTime(nowMinutes: number, starts: readonly string[] = START_TIMES): string {
-  return starts.find((s) => toMinutes(s) >= nowMinutes) ?? starts[0];
 }

@@ -14,7 +14,10 @@ import type {
   ChargeUpdated,
   ChargeView,
   CreateBookingRequest,
+  CreatedPatient,
   EffectsUpdated,
+  FreeSlot,
+  Patient,
   PendingEffect,
 } from '../../src/lib/api';
 
@@ -60,6 +63,12 @@ export type FakeControl = {
    * `needs_review`, as `charge_status::derive` says, and `charge-updated` is emitted.
    */
   approveAgain(chargeId: string): Promise<void>;
+  /** Another desk books a time silently (the picker on screen still offers it). */
+  bookElsewhere(calendarId: string, date: string, start: string, end: string, patientName: string): void;
+  /** The calendar has no free time on `day` (closed, or fully booked in GHL). */
+  closeDay(calendarId: string, day: string): void;
+  /** The fake's GHL contacts, for assertions. */
+  patients(): Patient[];
 };
 
 declare global {
@@ -71,6 +80,8 @@ declare global {
 const TZ = 'America/Lima'; // UTC−5 all year: simple offset arithmetic is exact here.
 const OFFSET = '-05:00';
 const MAX_AMOUNT = 5000;
+/** Opening hours of the fake's calendars ("HH:MM", end excluded). */
+const OPEN_HOURS: Record<string, [string, string]> = { 'cal-rojas': ['08:00', '20:00'], 'cal-paredes': ['08:00', '18:00'] };
 /** Charge statuses that hold the patient's money (the engine's rule in desk::cancel). */
 const HOLDS_MONEY = ['paid', 'partially_refunded', 'needs_review'];
 
@@ -142,6 +153,15 @@ export function installFake(options: { demo?: boolean; latencyMs?: number } = {}
   const owed = new Map<string, PendingEffect[]>();
   let serial = 0;
   let nextCreatePending = false;
+  /** GHL's contacts; ids shaped like GHL's (20 characters). */
+  const patients: Patient[] = [
+    { contactId: 'CntMariaQuispe000001', name: 'María Quispe', phone: '+51987111222', email: 'maria.quispe@example.com' },
+    { contactId: 'CntAnaTorres00000001', name: 'Ana Torres', phone: '+51912345678', email: 'ana.torres@example.com' },
+    { contactId: 'CntAnaLucia000000001', name: 'Ana Lucía Paredes', phone: null, email: 'analucia@example.com' },
+    { contactId: 'CntLuisRojas00000001', name: 'Luis Rojas Chávez', phone: '+51955443322', email: 'luis.rojas@example.com' },
+  ];
+  /** Calendar days with no free time at all. */
+  const closed = new Set<string>();
 
   function owe(chargeId: string, effect: Partial<PendingEffect> & { kind: string }): void {
     const list = owed.get(chargeId) ?? [];
@@ -228,12 +248,16 @@ export function installFake(options: { demo?: boolean; latencyMs?: number } = {}
     }
     if (!calendars.some((c) => c.id === request.calendarId)) fail('VALIDATION', 'unknown calendar', 'calendarId');
     if (!request.patientName.trim()) fail('VALIDATION', 'patient name is required', 'patientName');
+    // Desk::check: a contact GHL does not know is refused before anything is stored.
+    if (request.contactId != null && !patients.some((p) => p.contactId === request.contactId)) {
+      fail('VALIDATION', 'unknown contact', 'contactId');
+    }
     if (request.endTime <= request.startTime) fail('VALIDATION', 'end must be after start', 'endTime');
     if (!/^\d+\.\d{2}$/.test(request.amount) || Number(request.amount) <= 0) fail('VALIDATION', 'bad amount', 'amount');
     if (Number(request.amount) > MAX_AMOUNT) fail('VALIDATION', `amount exceeds ${MAX_AMOUNT}.00`, 'amount');
-    // A booking GHL never made holds no slot there.
+    // A booking GHL never made, or one cancelled or deleted, holds no slot there.
     const clash = bookings.some(
-      (b) => b.sync !== 'failed' && b.calendarId === request.calendarId && b.localDate === request.date &&
+      (b) => b.sync !== 'failed' && b.status !== 'cancelled' && b.status !== 'deleted' && b.calendarId === request.calendarId && b.localDate === request.date &&
         b.localStart < request.endTime && request.startTime < b.localEnd,
     );
     if (clash) fail('SLOT_TAKEN', 'The slot you have selected is no longer available.');
@@ -411,6 +435,81 @@ export function installFake(options: { demo?: boolean; latencyMs?: number } = {}
     return null;
   }
 
+
+  /** Lower case without accents, as GHL's search matches. */
+  const fold = (text: string) => text.normalize('NFD').replace(/[\u0300-\u036f]/g, '').toLowerCase();
+  const digits = (text: string) => text.replace(/[^\d]/g, '');
+
+  /** Desk::search_patients: 2–100 characters, then name, phone or email contains it; at most 20. */
+  function searchPatients(query: unknown): Patient[] {
+    const text = String(query ?? '').trim();
+    if ([...text].length < 2 || [...text].length > 100) fail('VALIDATION', 'type 2-100 characters of a name, phone or email', 'query');
+    const wanted = fold(text);
+    const wantedDigits = digits(text);
+    return patients
+      .filter((p) => fold(p.name).includes(wanted) || (!!p.email && fold(p.email).includes(wanted)) ||
+        (wantedDigits.length >= 3 && !!p.phone && digits(p.phone).includes(wantedDigits)))
+      .slice(0, 20);
+  }
+
+  /** Desk::create_patient: checks, GHL's duplicate lookup by phone then email, then a new contact. */
+  function createPatient(args: Record<string, unknown>): CreatedPatient {
+    const name = String(args.name ?? '').trim();
+    const phoneText = typeof args.phone === 'string' ? args.phone.trim() : '';
+    const email = typeof args.email === 'string' ? args.email.trim().toLowerCase() : '';
+    if (!name || name.length > 200) fail('VALIDATION', 'a name is required (at most 200 characters)', 'name');
+    if (!phoneText && !email) fail('VALIDATION', 'a phone or an email is required', 'phone');
+    let phone: string | null = null;
+    if (phoneText) {
+      phone = phoneText.replace(/[\s()-]/g, '');
+      if (!/^\+?\d{6,15}$/.test(phone)) fail('VALIDATION', 'not a phone number', 'phone');
+    }
+    if (email && !/^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(email)) fail('VALIDATION', 'not an email address', 'email');
+    const same = (phone && patients.find((p) => p.phone && digits(p.phone) === digits(phone))) ||
+      (email && patients.find((p) => p.email === email));
+    if (same) return { ...same, existing: true };
+    const created: Patient = { contactId: `CntNew${String(++serial).padStart(14, '0')}`, name, phone, email: email || null };
+    patients.push(created);
+    return { ...created, existing: false };
+  }
+
+  /**
+   * Desk::free_slots: the calendar's opening hours in slots of its length, minus the times
+   * bookings GHL holds take. Unlike GHL, past times today are offered too, so the tests do not
+   * depend on the hour they run at.
+   */
+  function freeSlots(calendarId: unknown, day: unknown): FreeSlot[] {
+    if (typeof day !== 'string' || !/^\d{4}-\d{2}-\d{2}$/.test(day)) fail('VALIDATION', 'the day must be YYYY-MM-DD', 'day');
+    const calendar = calendars.find((c) => c.id === calendarId);
+    if (!calendar) return fail('VALIDATION', 'unknown calendar', 'calendarId');
+    if (closed.has(`${calendar.id}|${day}`)) return [];
+    const [open, close] = OPEN_HOURS[calendar.id] ?? ['08:00', '20:00'];
+    const clock = (m: number) => `${String(Math.floor(m / 60)).padStart(2, '0')}:${String(m % 60).padStart(2, '0')}`;
+    const minutes = (hhmm: string) => Number(hhmm.slice(0, 2)) * 60 + Number(hhmm.slice(3));
+    const taken = bookings.filter((b) => b.calendarId === calendar.id && b.localDate === day && b.sync !== 'failed' &&
+      b.status !== 'cancelled' && b.status !== 'deleted');
+    const slots: FreeSlot[] = [];
+    for (let m = minutes(open); m + calendar.slotMinutes <= minutes(close); m += calendar.slotMinutes) {
+      const localStart = clock(m);
+      const localEnd = clock(m + calendar.slotMinutes);
+      if (taken.some((b) => b.localStart < localEnd && localStart < b.localEnd)) continue;
+      slots.push({ startsAt: utc(day, localStart), endsAt: utc(day, localEnd), localStart, localEnd });
+    }
+    return slots;
+  }
+
+  /** Desk::mark_attendance: GHL's appointment status, for a booking that stands and GHL holds. */
+  function markAttendance(bookingId: unknown, attendance: unknown): BookingView {
+    if (attendance !== 'showed' && attendance !== 'noshow') return fail('VALIDATION', 'showed or noshow', 'attendance');
+    const booking = bookings.find((b) => b.id === bookingId);
+    if (!booking) return fail('NOT_FOUND', 'booking not found');
+    if (booking.sync !== 'synced' || booking.status === 'cancelled' || booking.status === 'deleted') {
+      fail('CONFLICT', `the booking is ${booking.sync === 'synced' ? booking.status : booking.sync}: attendance cannot be marked`);
+    }
+    booking.status = attendance;
+    return booking;
+  }
+
   const copy = <T>(value: T): T => JSON.parse(JSON.stringify(value)) as T;
 
   function handle(cmd: string, args: Record<string, unknown>): unknown {
@@ -450,6 +549,14 @@ export function installFake(options: { demo?: boolean; latencyMs?: number } = {}
         const { charge: ch } = findCharge(args.chargeId);
         return copy(owed.get(ch.id) ?? []);
       }
+      case 'search_patients':
+        return copy(searchPatients(args.query));
+      case 'create_patient':
+        return copy(createPatient(args));
+      case 'free_slots':
+        return copy(freeSlots(args.calendarId, args.day));
+      case 'mark_attendance':
+        return copy(markAttendance(args.bookingId, args.attendance));
       case 'retry_link': {
         const { booking, charge: ch } = findCharge(args.chargeId);
         // Desk::create_link_now: no link before GHL holds the booking.
@@ -495,6 +602,10 @@ export function installFake(options: { demo?: boolean; latencyMs?: number } = {}
     leaveNextCreatePending: () => void (nextCreatePending = true),
     reconcile,
     approveAgain,
+    bookElsewhere: (calendarId, date, start, end, patientName) =>
+      void add(calendarId, patientName, date, start, end, charge('80.00', 'open')),
+    closeDay: (calendarId, day) => void closed.add(`${calendarId}|${day}`),
+    patients: () => copy(patients),
   };
   window.__mostradorFake = control;
   return control;

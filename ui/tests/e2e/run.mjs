@@ -204,6 +204,7 @@ describe('Mostrador desk UI', () => {
       calendarId: 'cal-paredes',
       patientName: 'Ana Torres',
       patientPhone: '+51 987 654 321',
+      contactId: null,
       date: await page.getByTestId('booking-date').inputValue(),
       startTime: '15:00',
       endTime: '15:30',
@@ -244,13 +245,23 @@ describe('Mostrador desk UI', () => {
     assert.equal((await createCalls(page)).length, 1, 'no second create_booking');
   });
 
-  it('puts a taken slot under the start time', async () => {
+  it('a time another desk took meanwhile: "ya no está disponible" under the slot, which is no longer offered', async () => {
     const page = await open();
-    await fillBooking(page, { calendar: 'cal-rojas', start: '09:00' });
+    const start = page.getByTestId('booking-start');
+    await fillBooking(page, { calendar: 'cal-rojas', start: '10:00' });
+    // Another desk books 10:00 after this picker read the free times.
+    await page.evaluate(() => {
+      const fake = window.__mostradorFake;
+      const day = /** @type {HTMLInputElement} */ (document.querySelector('[data-testid="booking-date"]')).value;
+      fake?.bookElsewhere('cal-rojas', day, '10:00', '10:30', 'Otra Paciente');
+    });
     await page.getByTestId('booking-submit').click();
     const error = page.getByTestId('booking-start-error');
     await error.waitFor();
     assert.match(await textOf(error), /horario ya no está disponible/);
+    await eventually(async () => !(await start.locator('option').allTextContents()).some((o) => o.startsWith('10:00')),
+      '10:00 no longer offered');
+    assert.equal(await page.getByTestId('charge-panel').count(), 0);
   });
 
   it('retries after an INTERNAL error with the same idempotency key, and a new booking gets a new one', async () => {
@@ -864,6 +875,196 @@ describe('Mostrador desk UI', () => {
     assert.equal(await textOf(page.getByTestId('booking-submit')), 'Book and charge');
     await page.getByTestId('lang-es').click();
     assert.equal(await textOf(page.getByTestId('booking-submit')), 'Reservar y cobrar');
+  });
+
+  it('finds a patient as staff type, picks one by keyboard, and books a free slot for that contact', async () => {
+    const page = await open({ latencyMs: 400 });
+    const search = page.getByTestId('patient-search');
+    const status = page.getByTestId('patient-search-status');
+    await search.focus();
+    await search.pressSequentially('ana');
+    await eventually(async () => (await textOf(status)) === 'Buscando…', '"Buscando…" while GHL is asked');
+    const listbox = page.getByRole('listbox', { name: 'Pacientes encontrados' });
+    await listbox.waitFor();
+    const options = listbox.getByRole('option');
+    assert.deepEqual((await options.allTextContents()).map((o) => o.replace(/\s+/g, ' ').trim()), [
+      'Ana Torres +51912345678 · ana.torres@example.com',
+      'Ana Lucía Paredes analucia@example.com',
+    ]);
+    assert.deepEqual(await callsOf(page, 'search_patients'), [{ query: 'ana' }], 'one search for the pause in typing');
+    assert.equal(await search.getAttribute('aria-expanded'), 'true');
+
+    // Arrows move the active option (announced through aria-activedescendant); Enter picks.
+    await page.keyboard.press('ArrowDown');
+    await page.keyboard.press('ArrowDown');
+    await page.keyboard.press('ArrowUp');
+    assert.equal(await search.getAttribute('aria-activedescendant'), 'patient-option-0');
+    assert.equal(await options.first().getAttribute('aria-selected'), 'true');
+    await shot(page, '30-patient-search');
+    await page.keyboard.press('Enter');
+    const picked = page.getByTestId('patient-picked');
+    await picked.waitFor();
+    assert.equal(await textOf(page.getByTestId('patient-picked-name')), 'Ana Torres');
+    assert.equal(await focused(page), 'patient-change', 'focus stays in the form');
+    assert.equal(await page.getByTestId('booking-patient-name').count(), 0, 'no typed name while a patient is picked');
+    assert.equal((await createCalls(page)).length, 0, 'Enter picks; it does not book');
+
+    // The free-slot picker: the calendar's free times on the day; taken ones are not offered.
+    await page.getByTestId('booking-calendar').selectOption('cal-rojas');
+    const start = page.getByTestId('booking-start');
+    await eventually(async () => (await start.locator('option').count()) > 0, 'free slots of Dra. Rojas');
+    const labels = await start.locator('option').allTextContents();
+    assert.equal(labels[0], '08:00–08:30');
+    for (const taken of ['09:00', '11:30']) assert.ok(!labels.some((l) => l.startsWith(taken)), `${taken} is taken`);
+    assert.ok(labels.some((l) => l.startsWith('13:00')), 'a time GHL never booked (failed) is free');
+    await start.selectOption('10:00');
+    assert.equal(await page.getByTestId('booking-end').inputValue(), '10:30', 'the end follows the slot');
+    await page.getByTestId('booking-amount').fill('80');
+    await shot(page, '31-patient-picked-slot');
+    await page.getByTestId('booking-submit').click();
+
+    await eventually(async () => (await textOf(page.getByTestId('charge-patient'))) === 'Ana Torres', 'charge for Ana Torres');
+    const [call] = await createCalls(page);
+    const request = /** @type {any} */ (call.args).request;
+    assert.equal(request.contactId, 'CntAnaTorres00000001');
+    assert.equal(request.patientName, 'Ana Torres');
+    assert.equal(request.patientPhone, '+51912345678');
+    assert.deepEqual([request.startTime, request.endTime], ['10:00', '10:30']);
+    await eventually(async () => !(await start.locator('option').allTextContents()).some((o) => o.startsWith('10:00')),
+      'the booked time is no longer offered');
+    await page.getByTestId('patient-search').waitFor();
+    assert.equal(await page.getByTestId('patient-picked').count(), 0, 'the form is ready for the next patient');
+  });
+
+  it('"Nuevo paciente": checks the fields, then says when GHL already had the person ("Ya existía")', async () => {
+    const page = await open();
+    const search = page.getByTestId('patient-search');
+    await search.fill('Quispe Z');
+    await eventually(async () => (await textOf(page.getByTestId('patient-search-status'))) === 'Sin resultados', 'Sin resultados');
+
+    await page.getByTestId('patient-new').click();
+    const name = page.getByTestId('patient-new-name');
+    assert.equal(await name.inputValue(), 'Quispe Z', 'starts from what was searched');
+    assert.equal(await focused(page), 'patient-new-name');
+    await name.fill('María Quispe');
+    // Enter saves the patient (never the booking); without a phone or email the client says so.
+    await page.keyboard.press('Enter');
+    assert.match(await textOf(page.getByTestId('patient-new-phone-error')), /teléfono o un email/);
+    assert.deepEqual(await callsOf(page, 'create_patient'), []);
+    assert.equal((await createCalls(page)).length, 0);
+
+    await page.getByTestId('patient-new-phone').fill('+51 987 111 222');
+    await page.getByTestId('patient-new-save').click();
+    const note = page.getByTestId('patient-note');
+    await note.waitFor();
+    assert.equal(await textOf(note), 'Ya existía: se usará esa ficha.');
+    assert.equal(await textOf(page.getByTestId('patient-picked-name')), 'María Quispe');
+    assert.equal(await page.getByTestId('patient-picked').getAttribute('data-contact-id'), 'CntMariaQuispe000001');
+    assert.deepEqual(await callsOf(page, 'create_patient'), [{ name: 'María Quispe', phone: '+51 987 111 222', email: null }]);
+    assert.equal((await page.evaluate(() => window.__mostradorFake?.patients() ?? [])).length, 4, 'no second contact');
+    await shot(page, '32-patient-existing');
+
+    // A new person is made, and a server VALIDATION lands under its field.
+    await page.getByTestId('patient-change').click();
+    await page.getByTestId('patient-new').click();
+    await page.getByTestId('patient-new-name').fill('Carmen Díaz');
+    await page.getByTestId('patient-new-phone').fill('+51 999');
+    await page.evaluate(() => window.__mostradorFake?.failNext('create_patient',
+      { code: 'VALIDATION', message: 'not a phone number', details: { field: 'phone' } }));
+    await page.getByTestId('patient-new-save').click();
+    const phoneError = page.getByTestId('patient-new-phone-error');
+    await phoneError.waitFor();
+    assert.match(await textOf(phoneError), /Revisa este dato.*not a phone number/);
+    await page.getByTestId('patient-new-phone').fill('+51 911 222 333');
+    await page.getByTestId('patient-new-save').click();
+    await eventually(async () => (await textOf(page.getByTestId('patient-note'))) === 'Paciente creado en GHL.', 'created');
+    assert.equal(await textOf(page.getByTestId('patient-picked-name')), 'Carmen Díaz');
+  });
+
+  it('errors by their code: a refused search, unreadable free times, and a day with none free', async () => {
+    const page = await open();
+    await page.evaluate(() => window.__mostradorFake?.failNext('search_patients', { code: 'RATE_LIMITED', message: '429 from GHL' }));
+    await page.getByTestId('patient-search').fill('luis');
+    const searchError = page.getByTestId('patient-search-error');
+    await searchError.waitFor();
+    assert.match(await textOf(searchError), /Demasiadas solicitudes seguidas/);
+    assert.equal(await searchError.getAttribute('data-code'), 'RATE_LIMITED');
+    // Typing on asks again.
+    await page.getByTestId('patient-search').fill('luis r');
+    await page.getByRole('option', { name: /Luis Rojas Chávez/ }).waitFor();
+    assert.equal(await searchError.count(), 0);
+
+    const day = await page.getByTestId('booking-date').inputValue();
+    await page.evaluate(() => window.__mostradorFake?.failNext('free_slots', { code: 'PROVIDER_UNAVAILABLE', message: 'GHL 503' }));
+    await page.getByTestId('booking-calendar').selectOption('cal-paredes');
+    const slotsError = page.getByTestId('booking-slots-error');
+    await slotsError.waitFor();
+    assert.match(await textOf(slotsError), /GoHighLevel o Mercado Pago no responden/);
+    assert.equal(await page.getByTestId('booking-start').isDisabled(), true, 'nothing to pick');
+
+    await page.evaluate((d) => window.__mostradorFake?.closeDay('cal-rojas', d), day);
+    await page.getByTestId('booking-calendar').selectOption('cal-rojas');
+    const status = page.getByTestId('booking-slots-status');
+    await eventually(async () => (await status.getAttribute('data-kind')) === 'empty', 'empty day');
+    assert.equal(await textOf(status), 'No hay horarios libres este día en este calendario.');
+    assert.equal(await slotsError.count(), 0);
+    await page.getByTestId('booking-patient-name').fill('Ana Torres');
+    await page.getByTestId('booking-amount').fill('80');
+    await page.getByTestId('booking-submit').click();
+    assert.match(await textOf(page.getByTestId('booking-start-error')), /Elige un horario libre/);
+    assert.equal((await createCalls(page)).length, 0);
+    await shot(page, '33-slots-empty');
+  });
+
+  it('"Llegó" and "No asistió" on a booking that stands; the agenda shows it; none for one GHL does not hold', async () => {
+    const page = await open();
+    await openCharge(page, 'María Quispe');
+    const showed = page.getByTestId('attendance-showed');
+    const noshow = page.getByTestId('attendance-noshow');
+    assert.equal(await page.getByRole('group', { name: 'Asistencia' }).count(), 1);
+    assert.equal(await showed.getAttribute('aria-pressed'), 'false');
+    await showed.click();
+    const row = rowOf(page, 'María Quispe');
+    await eventually(async () => (await row.getByTestId('agenda-item-attendance').count()) === 1, 'agenda shows attendance');
+    assert.equal(await textOf(row.getByTestId('agenda-item-attendance')), 'Llegó');
+    assert.equal(await showed.getAttribute('aria-pressed'), 'true');
+    assert.equal(await textOf(page.getByTestId('booking-attendance')), 'Llegó');
+    assert.deepEqual(await callsOf(page, 'mark_attendance'), [{ bookingId: await bookingIdOf(page, 'María Quispe'), attendance: 'showed' }]);
+    await shot(page, '34-attendance-showed');
+
+    // By keyboard: the other choice, a Tab away.
+    await showed.focus();
+    await page.keyboard.press('Tab');
+    assert.equal(await focused(page), 'attendance-noshow');
+    await page.keyboard.press('Enter');
+    await eventually(async () => (await textOf(row.getByTestId('agenda-item-attendance'))) === 'No asistió', 'No asistió');
+    assert.equal(await noshow.getAttribute('aria-pressed'), 'true');
+
+    // Refused (cancelled at another desk meanwhile): the panel says so by its code.
+    await page.evaluate(() => window.__mostradorFake?.failNext('mark_attendance', { code: 'CONFLICT', message: 'the booking is cancelled' }));
+    await showed.click();
+    const error = page.getByTestId('charge-error');
+    await error.waitFor();
+    assert.equal(await error.getAttribute('data-code'), 'CONFLICT');
+
+    // Pending with GHL, never made in GHL: nothing to mark.
+    await rowOf(page, 'Lucía Flores').click();
+    await page.getByTestId('charge-sync-pending').waitFor();
+    assert.equal(await page.getByTestId('attendance').count(), 0);
+    await rowOf(page, 'Pedro Chávez').click();
+    await page.getByTestId('charge-sync-failed').waitFor();
+    assert.equal(await page.getByTestId('attendance').count(), 0);
+  });
+
+  it('says the patient picker and attendance in English', async () => {
+    const page = await open();
+    await page.getByTestId('lang-en').click();
+    await page.getByTestId('patient-search').fill('zz top');
+    await eventually(async () => (await textOf(page.getByTestId('patient-search-status'))) === 'No results', 'No results');
+    assert.equal(await textOf(page.getByTestId('patient-new')), 'New patient');
+    await openCharge(page, 'María Quispe');
+    assert.equal(await textOf(page.getByTestId('attendance-showed')), 'Arrived');
+    assert.equal(await textOf(page.getByTestId('attendance-noshow')), 'No-show');
   });
 
   it('moves between days', async () => {
