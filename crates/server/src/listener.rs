@@ -137,7 +137,8 @@ async fn mp_webhook(
     }
 
     let Some(secret) = state.mp_webhook_secret.as_ref() else {
-        tracing::warn!("MP delivery refused: MP_WEBHOOK_SECRET is not configured");
+        // Said once at start-up (the hub warns); per request it would be a log flood.
+        tracing::debug!("MP delivery refused: MP_WEBHOOK_SECRET is not configured");
         return answer(
             StatusCode::UNAUTHORIZED,
             json!({ "error": "invalid signature" }),
