@@ -17,6 +17,9 @@ const COMMANDS: &[&str] = &[
     "create_patient",
     "free_slots",
     "mark_attendance",
+    "reschedule_booking",
+    "send_payment_link",
+    "whatsapp_link",
 ];
 
 fn main() {

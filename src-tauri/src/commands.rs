@@ -4,7 +4,7 @@
 use crate::error::CommandError;
 use crate::state::AppState;
 use desk::view::{BookingView, PendingEffect};
-use desk::{CreatedPatient, ErrorCode, FreeSlot, Patient};
+use desk::{Channel, CreatedPatient, ErrorCode, FreeSlot, Patient};
 use serde::{Deserialize, Serialize};
 use tauri::State;
 
@@ -286,4 +286,66 @@ pub async fn mark_attendance(
     let attendance = desk::Attendance::parse(&attendance)?;
     let host = state.host().await?;
     Ok(host.desk.mark_attendance(&booking_id, attendance).await?)
+}
+
+/// Moves a booking to another time, keeping its charge (same id, link and status).
+/// `startsAt`/`endsAt` are UTC RFC 3339 text as `free_slots` gives them; a taken or off-grid
+/// time is `SLOT_TAKEN`, a booking that does not stand `CONFLICT`.
+#[tauri::command]
+pub async fn reschedule_booking(
+    state: State<'_, AppState>,
+    booking_id: String,
+    starts_at: String,
+    ends_at: String,
+) -> Result<BookingView, CommandError> {
+    let starts_at = desk::time::parse_instant("startsAt", &starts_at)?;
+    let ends_at = desk::time::parse_instant("endsAt", &ends_at)?;
+    let host = state.host().await?;
+    Ok(host
+        .desk
+        .reschedule(&booking_id, starts_at, ends_at)
+        .await?)
+}
+
+/// What `send_payment_link` answers.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LinkSent {
+    pub sent: bool,
+    pub channel: String,
+}
+
+/// Sends the booking's open payment link to its patient through GHL: `channel` is
+/// `whatsapp`, `sms` or `email`. A charge that is not open with a link is `CONFLICT`.
+#[tauri::command]
+pub async fn send_payment_link(
+    state: State<'_, AppState>,
+    booking_id: String,
+    channel: String,
+) -> Result<LinkSent, CommandError> {
+    let channel = Channel::parse(&channel)?;
+    let host = state.host().await?;
+    host.desk.send_payment_link(&booking_id, channel).await?;
+    Ok(LinkSent {
+        sent: true,
+        channel: channel.as_str().to_string(),
+    })
+}
+
+/// What `whatsapp_link` answers: a `wa.me` URL for the opener plugin.
+#[derive(Debug, Serialize)]
+pub struct WhatsAppLink {
+    pub url: String,
+}
+
+/// "Abrir WhatsApp": the `wa.me` link with the prefilled message; sends nothing.
+#[tauri::command]
+pub async fn whatsapp_link(
+    state: State<'_, AppState>,
+    booking_id: String,
+) -> Result<WhatsAppLink, CommandError> {
+    let host = state.host().await?;
+    Ok(WhatsAppLink {
+        url: host.desk.whatsapp_link(&booking_id).await?,
+    })
 }

@@ -32,6 +32,9 @@ pub fn with_commands<R: Runtime>(builder: tauri::Builder<R>) -> tauri::Builder<R
         commands::create_patient,
         commands::free_slots,
         commands::mark_attendance,
+        commands::reschedule_booking,
+        commands::send_payment_link,
+        commands::whatsapp_link,
     ])
 }
 

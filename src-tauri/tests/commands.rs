@@ -709,3 +709,157 @@ fn mark_attendance_takes_booking_id_and_attendance_and_returns_the_view() {
     .unwrap_err();
     assert!(err.get("code").is_none(), "camelCase only: {err}");
 }
+
+#[test]
+fn reschedule_booking_takes_utc_slot_text_and_keeps_the_charge() {
+    let app = app();
+    let view = invoke(
+        &app,
+        "create_booking",
+        booking_request("k19", "10:00", "10:30", "80.00"),
+    )
+    .unwrap();
+    let slots = invoke(
+        &app,
+        "free_slots",
+        json!({
+            "calendarId": sandbox::seed::CONSULTA_GENERAL_CALENDAR_ID,
+            "day": tomorrow(),
+        }),
+    )
+    .unwrap();
+    let pick = slots
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["localStart"] == json!("15:30"))
+        .unwrap()
+        .clone();
+    let moved = invoke(
+        &app,
+        "reschedule_booking",
+        json!({ "bookingId": view["id"], "startsAt": pick["startsAt"], "endsAt": pick["endsAt"] }),
+    )
+    .unwrap();
+    assert_eq!(moved["id"], view["id"]);
+    assert_eq!(moved["localStart"], json!("15:30"));
+    assert_eq!(moved["startsAt"], pick["startsAt"]);
+    assert_eq!(
+        moved["charge"], view["charge"],
+        "the same charge, link and status"
+    );
+
+    // Back to 10:00 works; onto a taken time does not.
+    let other = invoke(
+        &app,
+        "create_booking",
+        booking_request("k20", "11:00", "11:30", "80.00"),
+    )
+    .unwrap();
+    let err = invoke(
+        &app,
+        "reschedule_booking",
+        json!({ "bookingId": view["id"], "startsAt": other["startsAt"], "endsAt": other["endsAt"] }),
+    )
+    .unwrap_err();
+    assert_eq!(err["code"], json!("SLOT_TAKEN"));
+    let err = invoke(
+        &app,
+        "reschedule_booking",
+        json!({ "bookingId": view["id"], "startsAt": "mañana", "endsAt": pick["endsAt"] }),
+    )
+    .unwrap_err();
+    assert_eq!(err["code"], json!("VALIDATION"));
+    assert_eq!(err["details"], json!({ "field": "startsAt" }));
+    let err = invoke(
+        &app,
+        "reschedule_booking",
+        json!({ "bookingId": "nope", "startsAt": pick["startsAt"], "endsAt": pick["endsAt"] }),
+    )
+    .unwrap_err();
+    assert_eq!(err["code"], json!("NOT_FOUND"));
+    let err = invoke(
+        &app,
+        "reschedule_booking",
+        json!({ "booking_id": view["id"], "startsAt": pick["startsAt"], "endsAt": pick["endsAt"] }),
+    )
+    .unwrap_err();
+    assert!(err.get("code").is_none(), "camelCase only: {err}");
+}
+
+#[test]
+fn send_payment_link_answers_sent_and_the_channel() {
+    let app = app();
+    let view = invoke(
+        &app,
+        "create_booking",
+        booking_request("k21", "12:00", "12:30", "80.00"),
+    )
+    .unwrap();
+    // The demo's Ana Torres has a phone and an email.
+    let mut request = booking_request("k22", "12:30", "13:00", "80.00");
+    request["request"]["contactId"] = json!(sandbox::seed::CONTACT_IDS[2]);
+    let ana = invoke(&app, "create_booking", request).unwrap();
+    for channel in ["whatsapp", "sms", "email"] {
+        let sent = invoke(
+            &app,
+            "send_payment_link",
+            json!({ "bookingId": ana["id"], "channel": channel }),
+        )
+        .unwrap();
+        assert_eq!(sent, json!({ "sent": true, "channel": channel }));
+    }
+    let kinds: Vec<String> = with_sandbox(&app, |s| {
+        s.ghl_messages().iter().map(|m| m.kind.clone()).collect()
+    });
+    assert_eq!(kinds, ["WhatsApp", "SMS", "Email"]);
+
+    let err = invoke(
+        &app,
+        "send_payment_link",
+        json!({ "bookingId": view["id"], "channel": "telegram" }),
+    )
+    .unwrap_err();
+    assert_eq!(err["code"], json!("VALIDATION"));
+    assert_eq!(err["details"], json!({ "field": "channel" }));
+    invoke(
+        &app,
+        "cancel_booking",
+        json!({ "bookingId": view["id"], "refund": null }),
+    )
+    .unwrap();
+    let err = invoke(
+        &app,
+        "send_payment_link",
+        json!({ "bookingId": view["id"], "channel": "sms" }),
+    )
+    .unwrap_err();
+    assert_eq!(err["code"], json!("CONFLICT"));
+    let err = invoke(
+        &app,
+        "send_payment_link",
+        json!({ "bookingId": "nope", "channel": "sms" }),
+    )
+    .unwrap_err();
+    assert_eq!(err["code"], json!("NOT_FOUND"));
+}
+
+#[test]
+fn whatsapp_link_answers_a_wa_me_url_and_sends_nothing() {
+    let app = app();
+    let mut request = booking_request("k23", "13:00", "13:30", "80.00");
+    request["request"]["contactId"] = json!(sandbox::seed::CONTACT_IDS[2]);
+    let view = invoke(&app, "create_booking", request).unwrap();
+    let link = invoke(&app, "whatsapp_link", json!({ "bookingId": view["id"] })).unwrap();
+    assert_eq!(keys(&link), ["url"]);
+    let url = link["url"].as_str().unwrap();
+    assert!(
+        url.starts_with("https://wa.me/51998877665?text=Hola%20"),
+        "{url}"
+    );
+    assert!(with_sandbox(&app, |s| s.ghl_messages().is_empty()));
+    let err = invoke(&app, "whatsapp_link", json!({ "bookingId": "nope" })).unwrap_err();
+    assert_eq!(err["code"], json!("NOT_FOUND"));
+    let err = invoke(&app, "whatsapp_link", json!({ "booking_id": view["id"] })).unwrap_err();
+    assert!(err.get("code").is_none(), "camelCase only: {err}");
+}

@@ -9,7 +9,7 @@
 use crate::desk::Desk;
 use crate::edit::AppointmentEdit;
 use crate::error::DeskError;
-use crate::model::SyncState;
+use crate::model::{Booking, SyncState};
 use crate::view::BookingView;
 
 /// Whether the patient came.
@@ -56,25 +56,7 @@ impl Desk {
             .booking(booking_id)
             .await?
             .ok_or_else(|| DeskError::NotFound("booking".into()))?;
-        let ghl_id = match (&booking.ghl_id, booking.sync) {
-            (Some(id), SyncState::Synced) => id.clone(),
-            (_, SyncState::Failed) => {
-                return Err(DeskError::Conflict(
-                    "the appointment was never made in GHL".into(),
-                ));
-            }
-            _ => {
-                return Err(DeskError::Conflict(
-                    "the appointment is not in GHL yet".into(),
-                ));
-            }
-        };
-        if booking.status == "cancelled" || booking.status == crate::ghl_events::DELETED {
-            return Err(DeskError::Conflict(format!(
-                "the appointment is {}",
-                booking.status
-            )));
-        }
+        let ghl_id = standing_ghl_id(&booking)?;
         let edit = AppointmentEdit {
             status: Some(attendance.as_str().into()),
             ..Default::default()
@@ -90,4 +72,29 @@ impl Desk {
             .await?;
         self.view_of(&booking).await
     }
+}
+
+/// The GHL id of a booking GHL holds and that still stands; `CONFLICT` for a pending,
+/// failed, cancelled or deleted one. Shared by every desk action that edits the appointment.
+pub(crate) fn standing_ghl_id(booking: &Booking) -> Result<String, DeskError> {
+    let ghl_id = match (&booking.ghl_id, booking.sync) {
+        (Some(id), SyncState::Synced) => id.clone(),
+        (_, SyncState::Failed) => {
+            return Err(DeskError::Conflict(
+                "the appointment was never made in GHL".into(),
+            ));
+        }
+        _ => {
+            return Err(DeskError::Conflict(
+                "the appointment is not in GHL yet".into(),
+            ));
+        }
+    };
+    if booking.status == "cancelled" || booking.status == crate::ghl_events::DELETED {
+        return Err(DeskError::Conflict(format!(
+            "the appointment is {}",
+            booking.status
+        )));
+    }
+    Ok(ghl_id)
 }

@@ -30,7 +30,9 @@ pub mod patients;
 pub mod ports;
 pub mod providers;
 pub mod reconcile;
+pub mod reschedule;
 pub mod secrets;
+pub mod send_link;
 pub mod slots;
 pub mod store;
 #[cfg(any(test, feature = "testing"))]
@@ -51,5 +53,6 @@ pub use lookup::ChargeDetail;
 pub use model::*;
 pub use money::{Currency, Money};
 pub use patients::{CreatedPatient, Patient};
+pub use ports::Channel;
 pub use slots::FreeSlot;
 pub use store::{SqlStore, Store, StoreError};

@@ -135,6 +135,32 @@ pub trait Scheduler: Send + Sync {
         to: DateTime<Utc>,
         timezone: &str,
     ) -> Result<Vec<DateTime<Utc>>, DeskError>;
+    /// One contact as a patient (name, phone, email); `NotFound` when there is none.
+    async fn patient(&self, contact_id: &str) -> Result<Patient, DeskError>;
+    /// Sends the contact a message through the scheduler's conversations. Never retried:
+    /// a retry could reach the patient twice.
+    async fn send_message(
+        &self,
+        contact_id: &str,
+        message: &OutgoingMessage,
+    ) -> Result<(), DeskError>;
+}
+
+/// How a message reaches a patient.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Channel {
+    WhatsApp,
+    Sms,
+    Email,
+}
+
+/// A message to a patient: `text` for every channel, `subject` and `html` for email.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OutgoingMessage {
+    pub channel: Channel,
+    pub text: String,
+    pub subject: String,
+    pub html: String,
 }
 
 /// Changes to an appointment; `None` leaves a field as it is.

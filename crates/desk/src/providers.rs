@@ -235,6 +235,25 @@ impl Scheduler for ghl::Client {
         Ok(starts)
     }
 
+    async fn patient(&self, contact_id: &str) -> Result<Patient, DeskError> {
+        Ok(patient(self.get_contact(contact_id).await?))
+    }
+
+    async fn send_message(&self, contact_id: &str, m: &OutgoingMessage) -> Result<(), DeskError> {
+        let message = match m.channel {
+            Channel::WhatsApp => ghl::OutboundMessage::whatsapp(contact_id, m.text.clone()),
+            Channel::Sms => ghl::OutboundMessage::sms(contact_id, m.text.clone()),
+            Channel::Email => ghl::OutboundMessage::email(
+                contact_id,
+                m.subject.clone(),
+                m.text.clone(),
+                m.html.clone(),
+            ),
+        };
+        ghl::Client::send_message(self, &message).await?;
+        Ok(())
+    }
+
     async fn create_appointment(
         &self,
         r: &AppointmentRequest,

@@ -15,6 +15,13 @@ pub fn from_db(s: &str) -> Option<DateTime<Utc>> {
         .map(|t| t.with_timezone(&Utc))
 }
 
+/// An instant a caller sent as RFC 3339 text (any offset); `VALIDATION` on `field`
+/// otherwise.
+pub fn parse_instant(field: &str, text: &str) -> Result<DateTime<Utc>, crate::error::DeskError> {
+    from_db(text.trim())
+        .ok_or_else(|| crate::error::DeskError::validation(field, "the time must be RFC 3339"))
+}
+
 /// The current instant, truncated to what storage keeps.
 pub fn now() -> DateTime<Utc> {
     let n = Utc::now();

@@ -1,12 +1,13 @@
 //! The receptionist's day against the sandbox over real loopback HTTP, on SQLite and MySQL:
-//! finding a patient, adding one without making a second contact, the free-slot picker, and
-//! marking attendance — and every way each must refuse.
+//! finding a patient, adding one without making a second contact, the free-slot picker,
+//! marking attendance, rescheduling while keeping the charge, and sending the payment link
+//! to the patient — and every way each must refuse.
 
 use chrono::Duration;
 use desk::events::NoEvents;
 use desk::money::Currency;
 use desk::testing::TestDb;
-use desk::{Attendance, ClinicConfig, CreateBooking, Desk, ErrorCode, Store};
+use desk::{Attendance, Channel, ClinicConfig, CreateBooking, Desk, ErrorCode, Store};
 use sandbox::{Sandbox, SandboxConfig, seed};
 use secrecy::SecretString;
 use std::sync::Arc;
@@ -75,6 +76,13 @@ testkit::on_both_databases!(
     free_slots_refuse_an_unknown_calendar_or_a_malformed_day,
     attendance_is_written_to_ghl_and_the_booking_follows_audited_as_desk,
     attendance_is_refused_for_cancelled_failed_or_unknown_bookings,
+    a_reschedule_moves_the_appointment_in_ghl_and_keeps_the_charge,
+    a_reschedule_to_a_taken_or_off_grid_time_is_refused_and_changes_nothing,
+    a_reschedule_is_refused_for_bookings_that_do_not_stand,
+    the_payment_link_is_sent_by_whatsapp_sms_or_email_audited_without_contact_data,
+    only_an_open_charge_with_a_link_is_sent,
+    a_patient_without_a_phone_or_email_cannot_be_sent_that_channel,
+    the_whatsapp_link_dials_the_patient_digits_with_the_encoded_message,
 );
 
 fn ghl_calls(w: &World, method: &str, path: &str) -> usize {
@@ -458,4 +466,427 @@ async fn attendance_is_refused_for_cancelled_failed_or_unknown_bookings(w: World
     );
     let row = w.db.store.booking(&cancelled.id).await.unwrap().unwrap();
     assert_eq!(row.status, "cancelled");
+}
+
+/// The booking's row and its charge, as stored.
+async fn row_and_charge(w: &World, booking_id: &str) -> (desk::Booking, desk::Charge) {
+    let row = w.db.store.booking(booking_id).await.unwrap().unwrap();
+    let charge =
+        w.db.store
+            .charge_of_booking(booking_id)
+            .await
+            .unwrap()
+            .unwrap();
+    (row, charge)
+}
+
+async fn a_reschedule_moves_the_appointment_in_ghl_and_keeps_the_charge(w: World) {
+    let day = tomorrow();
+    let cal = seed::CONSULTA_GENERAL_CALENDAR_ID;
+    let booked = w.desk.create_booking(request("move", 10)).await.unwrap();
+    let ghl_id = booked.ghl_id.clone().unwrap();
+    let (_, before) = row_and_charge(&w, &booked.id).await;
+    let pick = w
+        .desk
+        .free_slots(cal, &day)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|s| s.local_start == "15:30")
+        .unwrap();
+
+    let view = w
+        .desk
+        .reschedule(&booked.id, pick.starts_at, pick.ends_at)
+        .await
+        .unwrap();
+    assert_eq!(view.id, booked.id);
+    assert_eq!(
+        (view.local_start.as_str(), view.local_end.as_str()),
+        ("15:30", "16:00")
+    );
+    assert_eq!(view.starts_at, desk::time::to_db(pick.starts_at));
+    let held = w.ghl.get_appointment(&ghl_id).await.unwrap();
+    let held_start = chrono::DateTime::parse_from_rfc3339(held.start_time.as_deref().unwrap())
+        .unwrap()
+        .with_timezone(&chrono::Utc);
+    assert_eq!(held_start, pick.starts_at, "moved in GHL");
+    let (row, after) = row_and_charge(&w, &booked.id).await;
+    assert_eq!(row.starts_at, pick.starts_at);
+    assert_eq!(row.ends_at, pick.ends_at);
+    assert_eq!(
+        row.ghl_date_updated, held.date_updated,
+        "GHL's answer applied"
+    );
+    assert_eq!(after.id, before.id, "the same charge");
+    assert_eq!(after.init_point, before.init_point, "the same link");
+    assert_eq!(after.status, before.status);
+    assert_eq!(after.version, before.version, "the charge was not written");
+
+    let slots = w.desk.free_slots(cal, &day).await.unwrap();
+    assert!(slots.iter().any(|s| s.local_start == "10:00"), "freed");
+    assert!(!slots.iter().any(|s| s.local_start == "15:30"), "taken");
+
+    // A paid booking moves and stays paid.
+    let preference = after.preference_id.clone().unwrap();
+    w.sandbox
+        .pay_preference(&preference, sandbox::PayRequest::default())
+        .await
+        .unwrap();
+    w.desk.refresh_charge(&after.id).await.unwrap();
+    let view = w
+        .desk
+        .reschedule(&booked.id, tomorrow_at(17, 0), tomorrow_at(17, 30))
+        .await
+        .unwrap();
+    assert_eq!(view.local_start, "17:00");
+    let charge = view.charge.unwrap();
+    assert_eq!(
+        (charge.id.as_str(), charge.status.as_str()),
+        (after.id.as_str(), "paid")
+    );
+
+    let audit = w.db.store.audit_of("booking", &booked.id).await.unwrap();
+    let moves: Vec<_> = audit
+        .iter()
+        .filter(|a| a.action == "booking.reschedule")
+        .map(|a| (a.actor.as_str(), a.summary.clone()))
+        .collect();
+    assert_eq!(
+        moves,
+        [
+            (
+                "desk",
+                format!(
+                    "{} -> {}",
+                    desk::time::to_db(tomorrow_at(10, 0)),
+                    desk::time::to_db(pick.starts_at)
+                )
+            ),
+            (
+                "desk",
+                format!(
+                    "{} -> {}",
+                    desk::time::to_db(pick.starts_at),
+                    desk::time::to_db(tomorrow_at(17, 0))
+                )
+            ),
+        ]
+    );
+}
+
+async fn a_reschedule_to_a_taken_or_off_grid_time_is_refused_and_changes_nothing(w: World) {
+    w.desk.create_booking(request("stays", 10)).await.unwrap();
+    let booked = w.desk.create_booking(request("wants", 11)).await.unwrap();
+    let (row, charge) = row_and_charge(&w, &booked.id).await;
+
+    let taken = (tomorrow_at(10, 0), tomorrow_at(10, 30));
+    let off_grid = (tomorrow_at(11, 10), tomorrow_at(11, 40));
+    for (start, end) in [taken, off_grid] {
+        let err = w.desk.reschedule(&booked.id, start, end).await.unwrap_err();
+        assert_eq!(err.code(), ErrorCode::SlotTaken, "{start}: {err}");
+    }
+    let puts = ghl_calls(&w, "PUT", "/calendars/events/appointments");
+    let err = w
+        .desk
+        .reschedule(&booked.id, tomorrow_at(12, 0), tomorrow_at(12, 0))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), ErrorCode::Validation);
+    assert_eq!(err.field(), Some("endTime"));
+    assert_eq!(
+        ghl_calls(&w, "PUT", "/calendars/events/appointments"),
+        puts,
+        "an invalid time is not sent"
+    );
+
+    assert_eq!(
+        row_and_charge(&w, &booked.id).await,
+        (row, charge),
+        "nothing changed"
+    );
+    let held = w
+        .ghl
+        .get_appointment(booked.ghl_id.as_deref().unwrap())
+        .await
+        .unwrap();
+    let held_start = chrono::DateTime::parse_from_rfc3339(held.start_time.as_deref().unwrap())
+        .unwrap()
+        .with_timezone(&chrono::Utc);
+    assert_eq!(held_start, tomorrow_at(11, 0));
+    let audit = w.db.store.audit_of("booking", &booked.id).await.unwrap();
+    assert!(audit.iter().all(|a| a.action != "booking.reschedule"));
+}
+
+async fn a_reschedule_is_refused_for_bookings_that_do_not_stand(w: World) {
+    let cancelled = w.desk.create_booking(request("gone", 11)).await.unwrap();
+    w.desk
+        .cancel_booking(&cancelled.id, None, "desk")
+        .await
+        .unwrap();
+    w.desk.create_booking(request("first", 12)).await.unwrap();
+    let err = w
+        .desk
+        .create_booking(request("second", 12))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), ErrorCode::SlotTaken);
+    let failed =
+        w.db.store
+            .booking_by_idempotency_key("second")
+            .await
+            .unwrap()
+            .unwrap();
+    let puts_before = ghl_calls(&w, "PUT", "/calendars/events/appointments");
+    let (start, end) = (tomorrow_at(16, 0), tomorrow_at(16, 30));
+    for id in [cancelled.id.as_str(), failed.id.as_str()] {
+        let err = w.desk.reschedule(id, start, end).await.unwrap_err();
+        assert_eq!(err.code(), ErrorCode::Conflict, "{id}: {err}");
+    }
+    let err = w
+        .desk
+        .reschedule("no-such-booking", start, end)
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), ErrorCode::NotFound);
+    assert_eq!(
+        ghl_calls(&w, "PUT", "/calendars/events/appointments"),
+        puts_before,
+        "nothing sent to GHL"
+    );
+}
+
+/// The message every channel sends for an 80.00 PEN booking at `hh`:00 tomorrow, greeting
+/// the contact by the first name GHL holds.
+async fn expected_message(w: &World, contact_id: &str, link: &str, hh: u32) -> String {
+    let name = w.ghl.get_contact(contact_id).await.unwrap().name.unwrap();
+    let at = tomorrow_at(hh, 0).with_timezone(&chrono_tz::America::Lima);
+    let money = desk::Money::parse_charge("80.00", Currency::Pen).unwrap();
+    desk::send_link::payment_message(
+        &w.desk.clinic().clinic_name,
+        name.split_whitespace().next(),
+        at,
+        &money,
+        link,
+    )
+}
+
+async fn the_payment_link_is_sent_by_whatsapp_sms_or_email_audited_without_contact_data(w: World) {
+    let booked = w.desk.create_booking(request("send", 10)).await.unwrap();
+    let (row, charge) = row_and_charge(&w, &booked.id).await;
+    let link = charge.init_point.clone().unwrap();
+    let contact = row.contact_id.clone().unwrap();
+    assert_eq!(contact, seed::CONTACT_IDS[0], "María, found by phone");
+
+    for channel in ["whatsapp", "sms", "email"] {
+        w.desk
+            .send_payment_link(&booked.id, Channel::parse(channel).unwrap())
+            .await
+            .unwrap();
+    }
+    let sent = w.sandbox.ghl_messages();
+    let kinds: Vec<_> = sent.iter().map(|m| m.kind.as_str()).collect();
+    assert_eq!(kinds, ["WhatsApp", "SMS", "Email"]);
+    let text = expected_message(&w, &contact, &link, 10).await;
+    assert!(text.contains(&w.desk.clinic().clinic_name));
+    assert!(
+        text.contains("80.00 PEN") && text.contains("a las 10:00"),
+        "{text}"
+    );
+    for m in &sent {
+        assert_eq!(m.contact_id, contact);
+        assert_eq!(m.message.as_deref(), Some(text.as_str()), "{}", m.kind);
+    }
+    let email = &sent[2].body;
+    assert!(
+        email["subject"]
+            .as_str()
+            .unwrap()
+            .contains(&w.desk.clinic().clinic_name)
+    );
+    assert!(email["html"].as_str().unwrap().contains("Pagar ahora"));
+    assert!(
+        sent[0].body.get("subject").is_none(),
+        "text channels send text"
+    );
+
+    let (_, after) = row_and_charge(&w, &booked.id).await;
+    assert_eq!(after, charge, "sending changes nothing");
+    let audit = w.db.store.audit_of("charge", &charge.id).await.unwrap();
+    let lines: Vec<_> = audit
+        .iter()
+        .filter(|a| a.action == "charge.link_sent")
+        .map(|a| (a.actor.as_str(), a.summary.as_str()))
+        .collect();
+    assert_eq!(
+        lines,
+        [("desk", "whatsapp"), ("desk", "sms"), ("desk", "email")]
+    );
+    assert!(
+        audit
+            .iter()
+            .all(|a| !a.summary.contains("987") && !a.summary.contains('@')),
+        "no phone or email in the audit"
+    );
+}
+
+async fn only_an_open_charge_with_a_link_is_sent(w: World) {
+    // Cancelled: its link is cancelled with it.
+    let cancelled = w.desk.create_booking(request("gone", 9)).await.unwrap();
+    w.desk
+        .cancel_booking(&cancelled.id, None, "desk")
+        .await
+        .unwrap();
+    // Paid.
+    let paid = w.desk.create_booking(request("paid", 10)).await.unwrap();
+    let (_, charge) = row_and_charge(&w, &paid.id).await;
+    w.sandbox
+        .pay_preference(
+            charge.preference_id.as_deref().unwrap(),
+            sandbox::PayRequest::default(),
+        )
+        .await
+        .unwrap();
+    w.desk.refresh_charge(&charge.id).await.unwrap();
+    // Draft: MP refused the link.
+    w.sandbox.inject(sandbox::Fault::new(
+        "mp.preferences.create",
+        sandbox::FaultKind::Status {
+            status: 400,
+            retry_after_secs: None,
+        },
+    ));
+    let draft = w.desk.create_booking(request("draft", 11)).await.unwrap();
+    assert_eq!(draft.charge.as_ref().unwrap().status, "draft");
+
+    for id in [&cancelled.id, &paid.id, &draft.id] {
+        let err = w
+            .desk
+            .send_payment_link(id, Channel::WhatsApp)
+            .await
+            .unwrap_err();
+        assert_eq!(err.code(), ErrorCode::Conflict, "{id}: {err}");
+        let err = w.desk.whatsapp_link(id).await.unwrap_err();
+        assert_eq!(err.code(), ErrorCode::Conflict, "{id}: {err}");
+    }
+    let err = w
+        .desk
+        .send_payment_link("no-such-booking", Channel::Sms)
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), ErrorCode::NotFound);
+    assert!(w.sandbox.ghl_messages().is_empty(), "nothing sent");
+}
+
+async fn a_patient_without_a_phone_or_email_cannot_be_sent_that_channel(w: World) {
+    let location_id = w.sandbox.config().location_id.clone();
+    let email_only = w
+        .ghl
+        .create_contact(&ghl::NewContact {
+            location_id: location_id.clone(),
+            name: Some("Lucía Paz".into()),
+            email: Some("lucia.paz@example.com".into()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let phone_only = w
+        .ghl
+        .create_contact(&ghl::NewContact {
+            location_id,
+            name: Some("Pedro Ruiz".into()),
+            phone: Some("+51911000222".into()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let book = |key: &str, hh: u32, contact: &str| CreateBooking {
+        contact_id: Some(contact.to_string()),
+        patient_phone: None,
+        ..request(key, hh)
+    };
+    let lucia = w
+        .desk
+        .create_booking(book("lucia", 9, &email_only.id))
+        .await
+        .unwrap();
+    let pedro = w
+        .desk
+        .create_booking(book("pedro", 10, &phone_only.id))
+        .await
+        .unwrap();
+
+    for channel in [Channel::WhatsApp, Channel::Sms] {
+        let err = w
+            .desk
+            .send_payment_link(&lucia.id, channel)
+            .await
+            .unwrap_err();
+        assert_eq!(err.code(), ErrorCode::Validation);
+        assert_eq!(err.field(), Some("phone"));
+    }
+    let err = w.desk.whatsapp_link(&lucia.id).await.unwrap_err();
+    assert_eq!(err.field(), Some("phone"));
+    let err = w
+        .desk
+        .send_payment_link(&pedro.id, Channel::Email)
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), ErrorCode::Validation);
+    assert_eq!(err.field(), Some("email"));
+    assert!(w.sandbox.ghl_messages().is_empty(), "nothing sent");
+
+    w.desk
+        .send_payment_link(&lucia.id, Channel::Email)
+        .await
+        .unwrap();
+    let sent = w.sandbox.ghl_messages();
+    assert_eq!(sent.len(), 1);
+    assert!(
+        sent[0]
+            .message
+            .as_deref()
+            .unwrap()
+            .starts_with("Hola Lucía,")
+    );
+}
+
+async fn the_whatsapp_link_dials_the_patient_digits_with_the_encoded_message(w: World) {
+    let booked = w.desk.create_booking(request("wa", 10)).await.unwrap();
+    let (row, charge) = row_and_charge(&w, &booked.id).await;
+    let url = w.desk.whatsapp_link(&booked.id).await.unwrap();
+    let (base, text) = url.split_once("?text=").unwrap();
+    assert_eq!(base, "https://wa.me/51987654321");
+    assert!(
+        text.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_.~%".contains(&b)),
+        "{text}"
+    );
+    assert_eq!(
+        percent_decode(text),
+        expected_message(
+            &w,
+            row.contact_id.as_deref().unwrap(),
+            charge.init_point.as_deref().unwrap(),
+            10
+        )
+        .await
+    );
+    assert!(w.sandbox.ghl_messages().is_empty(), "a link sends nothing");
+}
+
+fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            out.push(u8::from_str_radix(&s[i + 1..i + 3], 16).unwrap());
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).unwrap()
 }
