@@ -20,6 +20,7 @@ const COMMANDS: &[&str] = &[
     "reschedule_booking",
     "send_payment_link",
     "whatsapp_link",
+    "record_desk_payment",
 ];
 
 fn main() {

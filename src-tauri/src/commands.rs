@@ -288,6 +288,24 @@ pub async fn mark_attendance(
     Ok(host.desk.mark_attendance(&booking_id, attendance).await?)
 }
 
+/// "Pago en caja": the patient paid at the desk. `method` is `cash`, `card` (the POS) or
+/// `transfer`, `reference` an optional voucher or operation number (≤ 100 characters). The
+/// MP link is expired first; a charge MP already has a payment for, or one that is not
+/// unpaid, is `CONFLICT`. Answers the booking, its charge `paid_at_desk` with the method.
+#[tauri::command]
+pub async fn record_desk_payment(
+    state: State<'_, AppState>,
+    charge_id: String,
+    method: String,
+    reference: Option<String>,
+) -> Result<BookingView, CommandError> {
+    let host = state.host().await?;
+    Ok(host
+        .desk
+        .record_desk_payment(&charge_id, &method, reference.as_deref(), "desk")
+        .await?)
+}
+
 /// Moves a booking to another time, keeping its charge (same id, link and status).
 /// `startsAt`/`endsAt` are UTC RFC 3339 text as `free_slots` gives them; a taken or off-grid
 /// time is `SLOT_TAKEN`, a booking that does not stand `CONFLICT`.

@@ -35,6 +35,7 @@ pub fn with_commands<R: Runtime>(builder: tauri::Builder<R>) -> tauri::Builder<R
         commands::reschedule_booking,
         commands::send_payment_link,
         commands::whatsapp_link,
+        commands::record_desk_payment,
     ])
 }
 

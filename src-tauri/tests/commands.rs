@@ -711,6 +711,71 @@ fn mark_attendance_takes_booking_id_and_attendance_and_returns_the_view() {
 }
 
 #[test]
+fn record_desk_payment_takes_charge_id_method_and_reference_and_returns_the_view() {
+    let app = app();
+    let view = invoke(
+        &app,
+        "create_booking",
+        booking_request("k30", "11:00", "11:30", "80.00"),
+    )
+    .unwrap();
+    let charge_id = view["charge"]["id"].clone();
+    let err = invoke(
+        &app,
+        "record_desk_payment",
+        json!({ "chargeId": charge_id, "method": "yape", "reference": null }),
+    )
+    .unwrap_err();
+    assert_eq!(err["code"], json!("VALIDATION"));
+    assert_eq!(err["details"], json!({ "field": "method" }));
+    let err = invoke(
+        &app,
+        "record_desk_payment",
+        json!({ "chargeId": charge_id, "method": "cash", "reference": "9".repeat(101) }),
+    )
+    .unwrap_err();
+    assert_eq!(err["details"], json!({ "field": "reference" }));
+
+    let paid = invoke(
+        &app,
+        "record_desk_payment",
+        json!({ "chargeId": charge_id, "method": "cash", "reference": " R-001 " }),
+    )
+    .unwrap();
+    assert_eq!(paid["id"], view["id"], "the booking's view");
+    assert_eq!(paid["localStart"], json!("11:00"));
+    assert_eq!(paid["charge"]["id"], charge_id);
+    assert_eq!(paid["charge"]["status"], json!("paid_at_desk"));
+    assert_eq!(paid["charge"]["amount"], json!("80.00"));
+    assert_eq!(paid["charge"]["deskMethod"], json!("cash"));
+    assert_eq!(paid["charge"]["deskReference"], json!("R-001"));
+    assert!(paid["charge"]["paidAt"].is_string());
+
+    let err = invoke(
+        &app,
+        "record_desk_payment",
+        json!({ "chargeId": charge_id, "method": "card" }),
+    )
+    .unwrap_err();
+    assert_eq!(err["code"], json!("CONFLICT"));
+    assert!(err.get("details").is_none(), "{err}");
+    let err = invoke(
+        &app,
+        "record_desk_payment",
+        json!({ "chargeId": "nope", "method": "card", "reference": null }),
+    )
+    .unwrap_err();
+    assert_eq!(err["code"], json!("NOT_FOUND"));
+    let err = invoke(
+        &app,
+        "record_desk_payment",
+        json!({ "charge_id": charge_id, "method": "card" }),
+    )
+    .unwrap_err();
+    assert!(err.get("code").is_none(), "camelCase only: {err}");
+}
+
+#[test]
 fn reschedule_booking_takes_utc_slot_text_and_keeps_the_charge() {
     let app = app();
     let view = invoke(

@@ -30,8 +30,30 @@ fn counts_as_reversed(status: &str) -> bool {
 /// needs review; two approvals need review (a refund is owed); refunds and chargebacks after
 /// approval are applied; rejected or pending attempts leave the charge open. A charge that
 /// was never opened, was cancelled or expired keeps that status unless money arrived anyway,
-/// which needs review.
+/// which needs review. A charge paid at the desk follows [`derive_settled`].
 pub fn derive(charge: &Charge, payments: &[Payment]) -> Derived {
+    derive_settled(charge, charge.status == ChargeStatus::PaidAtDesk, payments)
+}
+
+/// [`derive()`], told whether the charge was paid at the desk (its desk payment is stored,
+/// whatever its status now). Such a charge stays `paid_at_desk` while MP holds no money for
+/// it; an MP payment that is approved (or in mediation, or only partly refunded) on top of
+/// the desk's money needs review — the charge is never counted as paid twice. When that MP
+/// payment is refunded in full or charged back, the desk payment stands again.
+pub fn derive_settled(charge: &Charge, paid_at_desk: bool, payments: &[Payment]) -> Derived {
+    if paid_at_desk {
+        if let Some(p) = payments.iter().find(|p| counts_as_paid(&p.status)) {
+            return review(format!(
+                "payment {} reached MP for a charge already paid at the desk: refund one of them",
+                p.mp_payment_id
+            ));
+        }
+        return Derived {
+            status: ChargeStatus::PaidAtDesk,
+            paying_payment: None,
+            review_reason: None,
+        };
+    }
     let matches_charge = |p: &Payment| {
         p.currency == charge.money.currency().code() && p.amount == charge.money.amount()
     };
@@ -99,7 +121,8 @@ pub fn derive(charge: &Charge, payments: &[Payment]) -> Derived {
         ChargeStatus::Draft
         | ChargeStatus::Expired
         | ChargeStatus::Cancelled
-        | ChargeStatus::NeedsReview => charge.status,
+        | ChargeStatus::NeedsReview
+        | ChargeStatus::PaidAtDesk => charge.status,
         _ => ChargeStatus::Open,
     };
     Derived {
@@ -239,6 +262,66 @@ mod tests {
             ],
         );
         assert_eq!(d.status, ChargeStatus::Open);
+    }
+
+    fn at_desk(c: &Charge) -> Charge {
+        let mut c = c.clone();
+        c.status = ChargeStatus::PaidAtDesk;
+        c
+    }
+
+    #[test]
+    fn a_charge_paid_at_the_desk_stays_so_while_mp_holds_no_money() {
+        let c = at_desk(&charge("80"));
+        for payments in [
+            vec![],
+            vec![payment(1, "rejected", "80", "PEN", "0")],
+            vec![payment(1, "pending", "80", "PEN", "0")],
+        ] {
+            let d = derive(&c, &payments);
+            assert_eq!(d.status, ChargeStatus::PaidAtDesk);
+            assert_eq!(d.paying_payment, None);
+        }
+    }
+
+    #[test]
+    fn an_mp_approval_for_a_charge_paid_at_the_desk_needs_review_never_paid_twice() {
+        let c = at_desk(&charge("80"));
+        for status in ["approved", "in_mediation"] {
+            let d = derive(&c, &[payment(1, status, "80", "PEN", "0")]);
+            assert_eq!(d.status, ChargeStatus::NeedsReview, "{status}");
+            assert!(d.review_reason.unwrap().contains("desk"));
+        }
+        // Partly refunded: MP still holds money on top of the desk's.
+        let d = derive(&c, &[payment(1, "approved", "80", "PEN", "30")]);
+        assert_eq!(d.status, ChargeStatus::NeedsReview);
+    }
+
+    #[test]
+    fn a_charge_paid_at_the_desk_stays_in_review_whatever_its_status_says() {
+        // Once in review, the stored status no longer says "desk": the desk payment does.
+        let mut c = charge("80");
+        c.status = ChargeStatus::NeedsReview;
+        let approved = [payment(1, "approved", "80", "PEN", "0")];
+        assert_eq!(
+            derive_settled(&c, true, &approved).status,
+            ChargeStatus::NeedsReview
+        );
+        // Without a desk payment the same approval pays the charge (the MP-only rule).
+        assert_eq!(
+            derive_settled(&c, false, &approved).status,
+            ChargeStatus::Paid
+        );
+    }
+
+    #[test]
+    fn an_mp_payment_refunded_in_full_leaves_the_desk_payment_standing() {
+        let mut c = charge("80");
+        c.status = ChargeStatus::NeedsReview;
+        for status in ["refunded", "charged_back"] {
+            let d = derive_settled(&c, true, &[payment(1, status, "80", "PEN", "80")]);
+            assert_eq!(d.status, ChargeStatus::PaidAtDesk, "{status}");
+        }
     }
 
     #[test]

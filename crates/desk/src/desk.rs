@@ -15,6 +15,7 @@
 //! | [`crate::attendance`] | "llegó" / "no asistió" written to GHL's appointment status | [`Desk::mark_attendance`] |
 //! | [`crate::reschedule`] | moving a standing appointment to another slot, keeping its charge | [`Desk::reschedule`] |
 //! | [`crate::send_link`] | the open payment link sent to the patient by WhatsApp, SMS or email through GHL, or as a `wa.me` link | [`Desk::send_payment_link`], [`Desk::whatsapp_link`] |
+//! | [`crate::desk_payment`] | "pago en caja": an unpaid charge paid cash, by card or transfer, after the link is expired and MP asked once more | [`Desk::record_desk_payment`], [`Desk::desk_payment`] |
 //! | [`crate::cancel`] | cancel, refunds, the unpaid hold | [`Desk::cancel_booking`], [`Desk::cancel_by_ghl_id`], [`Desk::refund_charge`], [`Desk::expire_unpaid_holds`] |
 //! | [`crate::inbox`] | storing verified webhooks and applying MP payments | [`Desk::accept_webhook`], [`Desk::drain_inbox`], [`Desk::run_inbox_worker`], [`Desk::sync_payment`], [`Desk::refresh_charge`] |
 //! | [`crate::ghl_events`] | GHL appointment changes applied to bookings | [`Desk::apply_ghl_event`] |

@@ -2,7 +2,7 @@
 //! drains the inbox by re-reading each payment from MP's API. Re-processing is harmless:
 //! the outcome depends only on what MP's API says, applied monotonically.
 
-use crate::charge_status::derive;
+use crate::charge_status::derive_settled;
 use crate::desk::Desk;
 use crate::error::DeskError;
 use crate::events::DeskEvent;
@@ -237,7 +237,12 @@ impl Desk {
                 .cloned()
                 .collect();
             all.extend(changed.iter().cloned());
-            let derived = derive(&charge, &all);
+            // A charge paid at the desk keeps that rule after it went to review.
+            let paid_at_desk = matches!(
+                charge.status,
+                ChargeStatus::PaidAtDesk | ChargeStatus::NeedsReview
+            ) && self.store.desk_payment(charge_id).await?.is_some();
+            let derived = derive_settled(&charge, paid_at_desk, &all);
             if changed.is_empty() && derived.status == charge.status {
                 return Ok(());
             }

@@ -16,6 +16,7 @@ pub mod charge_status;
 pub mod charging;
 pub mod config;
 pub mod desk;
+pub mod desk_payment;
 pub mod edit;
 pub mod effect;
 pub mod error;

@@ -5,7 +5,7 @@
 
 use crate::desk::Desk;
 use crate::error::DeskError;
-use crate::model::{Booking, Charge, Payment};
+use crate::model::{Booking, Charge, ChargeStatus, Payment};
 use crate::view::BookingView;
 use chrono::{NaiveDate, NaiveTime, TimeZone, Utc};
 
@@ -40,22 +40,45 @@ impl Desk {
             .ok_or_else(|| DeskError::validation("day", "day out of range"))?;
         let rows = self.store.agenda(start_of(date)?, start_of(next)?).await?;
         let names = self.calendar_names().await;
-        Ok(rows
-            .iter()
-            .map(|(b, c)| BookingView::of(b, c.as_ref(), names(&b.calendar_id), tz))
-            .collect())
+        let mut views = Vec::with_capacity(rows.len());
+        for (b, c) in &rows {
+            let view = BookingView::of(b, c.as_ref(), names(&b.calendar_id), tz);
+            views.push(self.with_desk_payment(view, c.as_ref()).await?);
+        }
+        Ok(views)
+    }
+
+    /// Adds the desk payment to a view whose charge may have one (only charges paid at the
+    /// desk, or in review after it, are looked up).
+    async fn with_desk_payment(
+        &self,
+        mut view: BookingView,
+        charge: Option<&Charge>,
+    ) -> Result<BookingView, DeskError> {
+        let Some(c) = charge.filter(|c| {
+            matches!(
+                c.status,
+                ChargeStatus::PaidAtDesk | ChargeStatus::NeedsReview
+            )
+        }) else {
+            return Ok(view);
+        };
+        let desk = self.store.desk_payment(&c.id).await?;
+        view.charge = view.charge.map(|v| v.with_desk(desk.as_ref()));
+        Ok(view)
     }
 
     /// One booking as staff see it.
     pub async fn view_of(&self, booking: &Booking) -> Result<BookingView, DeskError> {
         let charge = self.store.charge_of_booking(&booking.id).await?;
         let names = self.calendar_names().await;
-        Ok(BookingView::of(
+        let view = BookingView::of(
             booking,
             charge.as_ref(),
             names(&booking.calendar_id),
             self.clinic.timezone,
-        ))
+        );
+        self.with_desk_payment(view, charge.as_ref()).await
     }
 
     /// The booking `booking_id` as staff see it; `NotFound` when there is none.

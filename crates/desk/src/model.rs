@@ -99,8 +99,12 @@ pub enum ChargeStatus {
     PartiallyRefunded,
     Refunded,
     ChargedBack,
-    /// MP reported something that does not match (amount, currency, a second approval).
+    /// MP reported something that does not match (amount, currency, a second approval, or
+    /// a payment for a charge already paid at the desk).
     NeedsReview,
+    /// Paid at the desk ("pago en caja": cash, card on the POS or transfer), not through MP;
+    /// the how and who are its [`DeskPayment`].
+    PaidAtDesk,
 }
 
 impl ChargeStatus {
@@ -115,6 +119,7 @@ impl ChargeStatus {
             ChargeStatus::Refunded => "refunded",
             ChargeStatus::ChargedBack => "charged_back",
             ChargeStatus::NeedsReview => "needs_review",
+            ChargeStatus::PaidAtDesk => "paid_at_desk",
         }
     }
 
@@ -129,9 +134,60 @@ impl ChargeStatus {
             "refunded" => ChargeStatus::Refunded,
             "charged_back" => ChargeStatus::ChargedBack,
             "needs_review" => ChargeStatus::NeedsReview,
+            "paid_at_desk" => ChargeStatus::PaidAtDesk,
             _ => return None,
         })
     }
+}
+
+/// How a patient paid at the desk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DeskMethod {
+    Cash,
+    /// A card on the clinic's POS terminal.
+    Card,
+    Transfer,
+}
+
+impl DeskMethod {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeskMethod::Cash => "cash",
+            DeskMethod::Card => "card",
+            DeskMethod::Transfer => "transfer",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "cash" => DeskMethod::Cash,
+            "card" => DeskMethod::Card,
+            "transfer" => DeskMethod::Transfer,
+            _ => return None,
+        })
+    }
+
+    /// The clinic's word for it (GHL notes are written in Spanish).
+    pub fn spanish(self) -> &'static str {
+        match self {
+            DeskMethod::Cash => "efectivo",
+            DeskMethod::Card => "tarjeta",
+            DeskMethod::Transfer => "transferencia",
+        }
+    }
+}
+
+/// A charge paid at the desk: how, with what reference, who took it and when. The amount is
+/// the charge's own (a desk payment settles the charge exactly).
+#[derive(Debug, Clone, PartialEq)]
+pub struct DeskPayment {
+    pub method: DeskMethod,
+    /// The voucher, operation or transfer number, as staff typed it (trimmed, ≤ 100 chars).
+    pub reference: Option<String>,
+    /// The desk user who recorded it.
+    pub recorded_by: String,
+    pub recorded_at: DateTime<Utc>,
 }
 
 /// A change to a GHL appointment in the domain's words, whoever reported it: a webhook, the

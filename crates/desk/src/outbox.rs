@@ -131,9 +131,18 @@ impl Desk {
     }
 
     /// Expires an open charge's link at MP and marks the charge cancelled. A charge that is
-    /// no longer open (paid meanwhile, already cancelled) needs nothing here.
+    /// no longer open (paid meanwhile, already cancelled) needs nothing here; one paid at the
+    /// desk only has its link expired.
     pub async fn expire_link_now(&self, charge_id: &str) -> Result<(), DeskError> {
         let mut charge = self.charge(charge_id).await?;
+        if charge.status == ChargeStatus::PaidAtDesk {
+            // Paid at the desk while MP did not answer: the link must still stop being
+            // payable, and the charge stays paid.
+            if let Some(pref) = &charge.preference_id {
+                self.payments.expire_link(pref).await?;
+            }
+            return Ok(());
+        }
         if charge.status != ChargeStatus::Open {
             return Ok(());
         }
@@ -206,6 +215,23 @@ impl Desk {
         charge: &Charge,
         payment_id: Option<i64>,
     ) -> Result<Vec<OutboxItem>, DeskError> {
+        let payment = payment_id
+            .map(|p| p.to_string())
+            .unwrap_or_else(|| "-".into());
+        let body = format!(
+            "Pago recibido: {} (Mercado Pago, pago {payment}).",
+            charge.money
+        );
+        self.after_payment_effects_noting(charge, body).await
+    }
+
+    /// The effects a paid charge owes, the contact's note saying `paid` (how it was paid,
+    /// e.g. "Pago recibido: 80.00 PEN (pago en caja (efectivo))."; the appointment is added).
+    pub(crate) async fn after_payment_effects_noting(
+        &self,
+        charge: &Charge,
+        paid: String,
+    ) -> Result<Vec<OutboxItem>, DeskError> {
         let rules = &self.clinic.after_payment;
         let booking = self.store.booking(&charge.booking_id).await?;
         let mut effects = Vec::new();
@@ -233,14 +259,7 @@ impl Desk {
                 effects.push(tag.owed_for_charge(&charge.id, None)?);
             }
             if rules.contact_note {
-                let body = format!(
-                    "Pago recibido: {} (Mercado Pago, pago {}). Cita: {}.",
-                    charge.money,
-                    payment_id
-                        .map(|p| p.to_string())
-                        .unwrap_or_else(|| "-".into()),
-                    booking.title
-                );
+                let body = format!("{paid} Cita: {}.", booking.title);
                 let note = Effect::NoteContact {
                     contact_id: contact.clone(),
                     body,

@@ -46,6 +46,8 @@ impl Desk {
                     ChargeStatus::Paid,
                     ChargeStatus::PartiallyRefunded,
                     ChargeStatus::NeedsReview,
+                    // An MP payment on top of the desk's money must be seen without webhooks.
+                    ChargeStatus::PaidAtDesk,
                 ],
                 PER_PASS,
             )

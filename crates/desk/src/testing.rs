@@ -17,12 +17,26 @@ pub struct TestDb {
 
 /// A fresh SQLite file in a temporary folder.
 pub async fn sqlite() -> TestDb {
+    sqlite_migrated(None).await
+}
+
+/// A fresh SQLite file migrated only up to `version`, as an older Mostrador left it.
+pub async fn sqlite_at_version(version: i64) -> TestDb {
+    sqlite_migrated(Some(version)).await
+}
+
+async fn sqlite_migrated(up_to: Option<i64>) -> TestDb {
     let dir = tempfile::tempdir().expect("temp dir");
     let path: PathBuf = dir.path().join("test.db");
-    let store = SqlStore::open_sqlite(&path).await.expect("open sqlite");
+    let url = format!("sqlite://{}?mode=rwc", path.display());
+    let store = match up_to {
+        None => SqlStore::open_sqlite(&path).await,
+        Some(version) => SqlStore::connect_at_version(&url, version).await,
+    }
+    .expect("open sqlite");
     TestDb {
         store,
-        url: format!("sqlite://{}?mode=rwc", path.display()),
+        url,
         _dir: Some(dir),
     }
 }
@@ -37,6 +51,15 @@ pub fn mysql_base_url() -> String {
 
 /// A fresh schema on the test MySQL/MariaDB server.
 pub async fn mysql() -> TestDb {
+    mysql_migrated(None).await
+}
+
+/// A fresh MySQL/MariaDB schema migrated only up to `version`, as an older Mostrador left it.
+pub async fn mysql_at_version(version: i64) -> TestDb {
+    mysql_migrated(Some(version)).await
+}
+
+async fn mysql_migrated(up_to: Option<i64>) -> TestDb {
     sqlx::any::install_default_drivers();
     let base = mysql_base_url();
     let name = format!(
@@ -53,7 +76,11 @@ pub async fn mysql() -> TestDb {
         .await
         .expect("create test schema");
     let url = format!("{base}/{name}");
-    let store = SqlStore::connect(&url).await.expect("open mysql");
+    let store = match up_to {
+        None => SqlStore::connect(&url).await,
+        Some(version) => SqlStore::connect_at_version(&url, version).await,
+    }
+    .expect("open mysql");
     TestDb {
         store,
         url,

@@ -1,6 +1,6 @@
 //! What screens and APIs show: bookings and charges in the clinic's words and time zone.
 
-use crate::model::{Booking, Charge};
+use crate::model::{Booking, Charge, DeskPayment};
 use chrono_tz::Tz;
 use serde::Serialize;
 
@@ -15,6 +15,11 @@ pub struct ChargeView {
     pub status: String,
     pub payment_link: Option<String>,
     pub paid_at: Option<String>,
+    /// How it was paid at the desk (`cash`, `card`, `transfer`), when it was: the UI shows
+    /// "Pago en caja · Efectivo".
+    pub desk_method: Option<String>,
+    /// The voucher or operation number staff typed for the desk payment.
+    pub desk_reference: Option<String>,
 }
 
 /// A side effect still owed to a provider for a charge (an outbox row), as staff see it.
@@ -61,7 +66,16 @@ impl ChargeView {
             status: c.status.as_str().to_string(),
             payment_link: c.init_point.clone(),
             paid_at: c.paid_at.map(crate::time::to_db),
+            desk_method: None,
+            desk_reference: None,
         }
+    }
+
+    /// The charge with its desk payment, when it was paid at the desk.
+    pub fn with_desk(mut self, desk: Option<&DeskPayment>) -> Self {
+        self.desk_method = desk.map(|d| d.method.as_str().to_string());
+        self.desk_reference = desk.and_then(|d| d.reference.clone());
+        self
     }
 }
 

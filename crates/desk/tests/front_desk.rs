@@ -83,6 +83,10 @@ testkit::on_both_databases!(
     only_an_open_charge_with_a_link_is_sent,
     a_patient_without_a_phone_or_email_cannot_be_sent_that_channel,
     the_whatsapp_link_dials_the_patient_digits_with_the_encoded_message,
+    a_desk_payment_expires_the_link_settles_the_charge_and_confirms_in_ghl,
+    a_desk_payment_is_refused_when_mp_already_has_the_payment,
+    only_an_unpaid_charge_is_paid_at_the_desk_and_bad_input_changes_nothing,
+    an_mp_payment_after_a_desk_payment_needs_review_never_counted_twice,
 );
 
 fn ghl_calls(w: &World, method: &str, path: &str) -> usize {
@@ -889,4 +893,228 @@ fn percent_decode(s: &str) -> String {
         }
     }
     String::from_utf8(out).unwrap()
+}
+
+async fn a_desk_payment_expires_the_link_settles_the_charge_and_confirms_in_ghl(w: World) {
+    let booked = w.desk.create_booking(request("caja", 10)).await.unwrap();
+    let (_, open) = row_and_charge(&w, &booked.id).await;
+    assert_eq!(open.status, desk::ChargeStatus::Open);
+
+    let view = w
+        .desk
+        .record_desk_payment(&open.id, "cash", Some("  R-001 "), "desk")
+        .await
+        .unwrap();
+    let shown = view.charge.unwrap();
+    assert_eq!(shown.status, "paid_at_desk");
+    assert_eq!(shown.amount, "80.00", "the charge's amount, exactly");
+    assert_eq!(shown.desk_method.as_deref(), Some("cash"));
+    assert_eq!(shown.desk_reference.as_deref(), Some("R-001"));
+    assert!(shown.paid_at.is_some());
+    // The link no longer takes money.
+    assert!(
+        w.sandbox
+            .pay_preference(
+                open.preference_id.as_deref().unwrap(),
+                sandbox::PayRequest::default()
+            )
+            .await
+            .is_err(),
+        "an expired link is not payable"
+    );
+    let desk_payment = w.desk.desk_payment(&open.id).await.unwrap().unwrap();
+    assert_eq!(desk_payment.method, desk::model::DeskMethod::Cash);
+    assert_eq!(desk_payment.recorded_by, "desk");
+    let audit = w.db.store.audit_of("charge", &open.id).await.unwrap();
+    let line = audit
+        .iter()
+        .find(|a| a.action == "charge.paid_at_desk")
+        .unwrap();
+    assert_eq!(line.actor, "desk");
+    // The booking's agenda row shows it too.
+    let day = tomorrow();
+    let agenda = w.desk.agenda(&day).await.unwrap();
+    let row = agenda.iter().find(|b| b.id == booked.id).unwrap();
+    assert_eq!(
+        row.charge.as_ref().unwrap().desk_method.as_deref(),
+        Some("cash")
+    );
+
+    // After-payment effects, as for an MP payment: confirmed in GHL, contact noted.
+    w.desk.drain_outbox().await.unwrap();
+    assert!(w.desk.pending_effects(&open.id).await.unwrap().is_empty());
+    let held = w
+        .ghl
+        .get_appointment(booked.ghl_id.as_deref().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(held.appointment_status.as_deref(), Some("confirmed"));
+    // Asked again: the charge is no longer unpaid.
+    let err = w
+        .desk
+        .record_desk_payment(&booked.id, "card", None, "desk")
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), ErrorCode::Conflict);
+}
+
+async fn a_desk_payment_is_refused_when_mp_already_has_the_payment(w: World) {
+    let booked = w
+        .desk
+        .create_booking(request("mp-first", 10))
+        .await
+        .unwrap();
+    let (_, open) = row_and_charge(&w, &booked.id).await;
+    // The patient paid the link; no webhook reached the desk yet.
+    w.sandbox
+        .pay_preference(
+            open.preference_id.as_deref().unwrap(),
+            sandbox::PayRequest::default(),
+        )
+        .await
+        .unwrap();
+    let err = w
+        .desk
+        .record_desk_payment(&booked.id, "transfer", Some("OP 77"), "desk")
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), ErrorCode::Conflict);
+    assert!(err.to_string().contains("Mercado Pago"), "{err}");
+    let (_, charge) = row_and_charge(&w, &booked.id).await;
+    assert_eq!(charge.status, desk::ChargeStatus::Paid, "what MP says");
+    assert_eq!(w.desk.desk_payment(&charge.id).await.unwrap(), None);
+}
+
+async fn only_an_unpaid_charge_is_paid_at_the_desk_and_bad_input_changes_nothing(w: World) {
+    let booked = w.desk.create_booking(request("input", 10)).await.unwrap();
+    let (_, before) = row_and_charge(&w, &booked.id).await;
+    let long = "9".repeat(101);
+    for (method, reference, field) in [
+        ("yape", None, "method"),
+        ("", Some("x"), "method"),
+        ("cash", Some(long.as_str()), "reference"),
+    ] {
+        match w
+            .desk
+            .record_desk_payment(&booked.id, method, reference, "desk")
+            .await
+        {
+            Err(desk::DeskError::Validation { field: f, .. }) => assert_eq!(f, field),
+            other => panic!("{method}: {other:?}"),
+        }
+    }
+    let (_, after) = row_and_charge(&w, &booked.id).await;
+    assert_eq!(after, before, "nothing changed");
+
+    let err = w
+        .desk
+        .record_desk_payment("no-such-charge", "cash", None, "desk")
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), ErrorCode::NotFound);
+
+    let cancelled = w.desk.create_booking(request("gone", 11)).await.unwrap();
+    w.desk
+        .cancel_booking(&cancelled.id, None, "desk")
+        .await
+        .unwrap();
+    let err = w
+        .desk
+        .record_desk_payment(&cancelled.id, "cash", None, "desk")
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), ErrorCode::Conflict);
+
+    // A draft (MP refused the link) is paid at the desk, and its link is never created.
+    w.sandbox.inject(sandbox::Fault::new(
+        "mp.preferences.create",
+        sandbox::FaultKind::Status {
+            status: 400,
+            retry_after_secs: None,
+        },
+    ));
+    let draft = w.desk.create_booking(request("draft", 12)).await.unwrap();
+    assert_eq!(draft.charge.as_ref().unwrap().status, "draft");
+    w.sandbox.clear_faults();
+    let view = w
+        .desk
+        .record_desk_payment(&draft.id, "card", None, "desk")
+        .await
+        .unwrap();
+    assert_eq!(view.charge.unwrap().status, "paid_at_desk");
+    support::outbox_due_now(&w.db.store).await;
+    w.desk.drain_outbox().await.unwrap();
+    let (_, charge) = row_and_charge(&w, &draft.id).await;
+    assert_eq!(charge.status, desk::ChargeStatus::PaidAtDesk);
+    assert_eq!(
+        charge.preference_id, None,
+        "no link made after the desk payment"
+    );
+}
+
+async fn an_mp_payment_after_a_desk_payment_needs_review_never_counted_twice(w: World) {
+    let booked = w.desk.create_booking(request("twice", 10)).await.unwrap();
+    let (_, open) = row_and_charge(&w, &booked.id).await;
+    // MP does not answer the expiry: the link stays payable for now, and the expiry is owed.
+    w.sandbox.inject(sandbox::Fault::new(
+        "mp.preferences.update",
+        sandbox::FaultKind::Status {
+            status: 500,
+            retry_after_secs: None,
+        },
+    ));
+    let view = w
+        .desk
+        .record_desk_payment(&open.id, "cash", None, "desk")
+        .await
+        .unwrap();
+    assert_eq!(view.charge.unwrap().status, "paid_at_desk");
+    let owed: Vec<String> = w
+        .desk
+        .pending_effects(&open.id)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.kind)
+        .collect();
+    assert!(owed.iter().any(|k| k == "mp.expire_link"), "{owed:?}");
+
+    // The patient pays the still-open link anyway.
+    let paid = w
+        .sandbox
+        .pay_preference(
+            open.preference_id.as_deref().unwrap(),
+            sandbox::PayRequest::default(),
+        )
+        .await
+        .unwrap();
+    let charge = w.desk.refresh_charge(&open.id).await.unwrap();
+    assert_eq!(charge.status, desk::ChargeStatus::NeedsReview);
+    let _ = paid;
+    // Re-reading MP (webhook re-delivery, reconciler) keeps it in review: never "paid".
+    w.desk.reconcile_payments().await.unwrap();
+    let charge = w.desk.refresh_charge(&open.id).await.unwrap();
+    assert_eq!(charge.status, desk::ChargeStatus::NeedsReview);
+    let view = w.desk.booking_view(&booked.id).await.unwrap();
+    let shown = view.charge.unwrap();
+    assert_eq!(shown.status, "needs_review");
+    assert_eq!(
+        shown.desk_method.as_deref(),
+        Some("cash"),
+        "the desk payment is kept"
+    );
+    let audit = w.db.store.audit_of("charge", &open.id).await.unwrap();
+    assert!(
+        audit
+            .iter()
+            .any(|a| a.action == "charge.needs_review" && a.summary.contains("desk")),
+        "{audit:?}"
+    );
+
+    // Once MP answers, the owed expiry is done and the charge stays in review.
+    w.sandbox.clear_faults();
+    support::outbox_due_now(&w.db.store).await;
+    w.desk.drain_outbox().await.unwrap();
+    let (_, charge) = row_and_charge(&w, &booked.id).await;
+    assert_eq!(charge.status, desk::ChargeStatus::NeedsReview);
 }

@@ -28,7 +28,13 @@ testkit::on_both_databases!(
     releasing_inbox_leases_frees_unprocessed_deliveries_only,
     releasing_outbox_leases_makes_unfinished_items_due,
     retention_deletes_old_processed_deliveries_and_empties_old_payment_payloads,
+    a_desk_payment_is_stored_with_its_charge_audit_and_effects_in_one_transaction,
+    a_stale_desk_payment_is_a_conflict_and_writes_nothing,
+    a_database_of_schema_v1_upgrades_and_reads_its_charges_back,
 );
+
+/// The first schema: what a database written before desk payments holds.
+const SCHEMA_V1: i64 = 20261128000001;
 
 /// A fresh database of `db`'s kind; each test reads its store.
 async fn fresh(db: Db) -> TestDb {
@@ -543,4 +549,135 @@ async fn retention_deletes_old_processed_deliveries_and_empties_old_payment_payl
     };
     assert_eq!(kept, vec![expected], "typed columns kept, payer data gone");
     assert_eq!(s.forget_payment_payloads(soon).await.unwrap(), 0);
+}
+
+fn desk_cash(reference: Option<&str>) -> DeskPayment {
+    DeskPayment {
+        method: DeskMethod::Cash,
+        reference: reference.map(str::to_string),
+        recorded_by: "desk".into(),
+        recorded_at: at("2026-11-28T15:30:00.250Z"),
+    }
+}
+
+fn paid_at_desk_audit(c: &Charge) -> AuditEntry {
+    AuditEntry {
+        actor: "desk".into(),
+        action: "charge.paid_at_desk".into(),
+        entity: "charge".into(),
+        entity_id: c.id.clone(),
+        summary: "open -> paid_at_desk".into(),
+    }
+}
+
+fn owed(key: &str) -> OutboxItem {
+    OutboxItem {
+        id: new_id(),
+        kind: "ghl.confirm".into(),
+        payload: r#"{"bookingId":"b"}"#.into(),
+        idempotency_key: key.into(),
+        next_attempt_at: now(),
+        attempts: 0,
+        last_error: None,
+    }
+}
+
+async fn a_desk_payment_is_stored_with_its_charge_audit_and_effects_in_one_transaction(db: TestDb) {
+    let s: &dyn Store = &db.store;
+    let b = booking("desk", "2026-11-28T15:00:00.000Z");
+    let c = charge_for(&b, "80.00", Currency::Pen);
+    s.insert_booking(&b, &c).await.unwrap();
+    assert_eq!(s.desk_payment(&c.id).await.unwrap(), None);
+    assert_eq!(s.desk_payment("no-such-charge").await.unwrap(), None);
+
+    let mut paid = c.clone();
+    paid.status = ChargeStatus::PaidAtDesk;
+    paid.paid_at = Some(at("2026-11-28T15:30:00.250Z"));
+    let reference = "Voucher Nº 00123 — 'caja 2'";
+    let desk = desk_cash(Some(reference));
+    let v = s
+        .record_desk_payment(
+            &paid,
+            &desk,
+            &paid_at_desk_audit(&c),
+            &[owed("ghl.confirm:x"), owed("ghl.confirm:x")],
+        )
+        .await
+        .unwrap();
+    assert_eq!(v, c.version + 1);
+    let read = s.charge(&c.id).await.unwrap().unwrap();
+    assert_eq!(read.status, ChargeStatus::PaidAtDesk);
+    assert_eq!(read.paid_at, paid.paid_at);
+    assert_eq!(read.money, c.money, "the charge's amount, exactly");
+    assert_eq!(read.version, v);
+    assert_eq!(s.desk_payment(&c.id).await.unwrap(), Some(desk));
+    let audit = s.audit_of("charge", &c.id).await.unwrap();
+    assert_eq!(audit, [paid_at_desk_audit(&c)]);
+    let pending = s.pending_outbox(10).await.unwrap();
+    assert_eq!(pending.len(), 1, "one effect per key");
+    let found = s
+        .charges_with_status(&[ChargeStatus::PaidAtDesk], 10)
+        .await
+        .unwrap();
+    assert_eq!(found.len(), 1);
+}
+
+async fn a_stale_desk_payment_is_a_conflict_and_writes_nothing(db: TestDb) {
+    let s: &dyn Store = &db.store;
+    let b = booking("stale-desk", "2026-11-28T15:00:00.000Z");
+    let c = charge_for(&b, "80.00", Currency::Pen);
+    s.insert_booking(&b, &c).await.unwrap();
+    let mut meanwhile = c.clone();
+    meanwhile.status = ChargeStatus::Open;
+    s.update_charge(&meanwhile).await.unwrap();
+
+    let mut stale = c.clone();
+    stale.status = ChargeStatus::PaidAtDesk;
+    let err = s
+        .record_desk_payment(
+            &stale,
+            &desk_cash(None),
+            &paid_at_desk_audit(&c),
+            &[owed("ghl.confirm:stale")],
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::Conflict(_)), "{err}");
+    assert_eq!(
+        s.charge(&c.id).await.unwrap().unwrap().status,
+        ChargeStatus::Open
+    );
+    assert_eq!(s.desk_payment(&c.id).await.unwrap(), None);
+    assert!(s.audit_of("charge", &c.id).await.unwrap().is_empty());
+    assert!(s.pending_outbox(10).await.unwrap().is_empty());
+}
+
+async fn a_database_of_schema_v1_upgrades_and_reads_its_charges_back(db: TestDb) {
+    let old = if db.url.starts_with("sqlite:") {
+        desk::testing::sqlite_at_version(SCHEMA_V1).await
+    } else {
+        desk::testing::mysql_at_version(SCHEMA_V1).await
+    };
+    // Rows as v1 wrote them (its insert names only v1's columns).
+    let b = booking("before-upgrade", "2026-11-28T15:00:00.000Z");
+    let mut c = charge_for(&b, "1234.50", Currency::Pen);
+    c.status = ChargeStatus::Open;
+    c.preference_id = Some("pref-v1".into());
+    old.store.insert_booking(&b, &c).await.unwrap();
+    old.store.close().await;
+
+    let upgraded = desk::store::SqlStore::connect(&old.url).await.unwrap();
+    let s: &dyn Store = &upgraded;
+    let read = s.charge(&c.id).await.unwrap().unwrap();
+    assert_eq!(read, c, "read back exactly");
+    assert_eq!(s.desk_payment(&c.id).await.unwrap(), None);
+    // And it can be paid at the desk now.
+    let mut paid = read.clone();
+    paid.status = ChargeStatus::PaidAtDesk;
+    let desk = desk_cash(Some("R-1"));
+    s.record_desk_payment(&paid, &desk, &paid_at_desk_audit(&c), &[])
+        .await
+        .unwrap();
+    assert_eq!(s.desk_payment(&c.id).await.unwrap(), Some(desk));
+    upgraded.close().await;
 }

@@ -485,6 +485,9 @@ fn payment_status(charge: &Charge, latest_payment: Option<&str>) -> String {
         ChargeStatus::Cancelled => "cancelled".into(),
         ChargeStatus::Expired => "expired".into(),
         ChargeStatus::NeedsReview => "needs_review".into(),
+        // The money was received (at the desk, not through MP): what the seed's clients
+        // read as paid. No MP payment id is shown for it.
+        ChargeStatus::PaidAtDesk => "approved".into(),
     }
 }
 

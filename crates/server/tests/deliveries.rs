@@ -908,13 +908,18 @@ impl Hub {
         }
     }
 
+    /// Reads in causal order: MP's attempts, then the inbox, then the owed effects, then the
+    /// charge, then what reached GHL. Each stage commits before the marker the previous read
+    /// looked at (a delivery is finished after its charge is written; an effect is done after
+    /// GHL answered), so a snapshot that looks settled is never torn between two reads.
     async fn snap(&self, b: &Booked) -> Snap {
         let store = self.host.desk.store();
+        let deliveries = self.sandbox.deliveries();
+        let inbox = store.inbox_counts().await.unwrap();
+        let pending = store.pending_outbox(1_000).await.unwrap();
         let charge = store.charge(&b.charge_id).await.unwrap().unwrap();
         let payments = store.payments_of_charge(&b.charge_id).await.unwrap();
         let audit = store.audit_of("charge", &b.charge_id).await.unwrap();
-        let inbox = store.inbox_counts().await.unwrap();
-        let pending = store.pending_outbox(1_000).await.unwrap();
         let requests = self.sandbox.ghl_requests();
         let count = |method: &str, path: &str| {
             requests
@@ -928,7 +933,7 @@ impl Hub {
             audit,
             inbox,
             pending,
-            deliveries: self.sandbox.deliveries(),
+            deliveries,
             tag_posts: count("POST", &format!("/contacts/{}/tags", b.contact_id)),
             note_posts: count("POST", &format!("/contacts/{}/notes", b.contact_id)),
             confirm_puts: count(

@@ -85,6 +85,16 @@ export type FreeSlot = { startsAt: string; endsAt: string; localStart: string; l
 export const ATTENDANCE = ['showed', 'noshow'] as const;
 export type Attendance = (typeof ATTENDANCE)[number];
 
+/** How `send_payment_link` reaches the patient, through GHL conversations. */
+export const SEND_CHANNELS = ['whatsapp', 'sms', 'email'] as const;
+export type SendChannel = (typeof SEND_CHANNELS)[number];
+
+/** `send_payment_link`'s answer. */
+export type LinkSent = { sent: boolean; channel: string };
+
+/** `whatsapp_link`'s answer: a `wa.me` URL with the prefilled message. */
+export type WhatsAppLink = { url: string };
+
 /** Everything the charge panel needs to show a payable QR. */
 export type ChargeQr = {
   chargeId: string;
@@ -168,6 +178,17 @@ export const api = {
   /** "Llegó" / "No asistió", written to GHL; answers the booking as it now stands. */
   markAttendance: (bookingId: string, attendance: Attendance) =>
     invoke<BookingView>('mark_attendance', { bookingId, attendance }),
+  /**
+   * Moves a booking that stands to another free time (`startsAt`/`endsAt` as `free_slots` gives
+   * them), keeping its charge as it is; a taken or off-grid time is SLOT_TAKEN.
+   */
+  rescheduleBooking: (bookingId: string, startsAt: string, endsAt: string) =>
+    invoke<BookingView>('reschedule_booking', { bookingId, startsAt, endsAt }),
+  /** Sends the open payment link to the patient through GHL conversations. */
+  sendPaymentLink: (bookingId: string, channel: SendChannel) =>
+    invoke<LinkSent>('send_payment_link', { bookingId, channel }),
+  /** "Abrir WhatsApp": a `wa.me` URL with the prefilled message; sends nothing. */
+  whatsappLink: (bookingId: string) => invoke<WhatsAppLink>('whatsapp_link', { bookingId }),
   onChargeUpdated: (handler: (update: ChargeUpdated) => void): Promise<UnlistenFn> =>
     listen<ChargeUpdated>(CHARGE_UPDATED_EVENT, (event) => handler(event.payload)),
   onEffectsUpdated: (handler: (update: EffectsUpdated) => void): Promise<UnlistenFn> =>

@@ -14,6 +14,9 @@ const api = vi.hoisted(() => ({
   checkPayment: vi.fn(),
   pendingEffects: vi.fn(),
   markAttendance: vi.fn(),
+  rescheduleBooking: vi.fn(),
+  sendPaymentLink: vi.fn(),
+  whatsappLink: vi.fn(),
   onChargeUpdated: vi.fn(),
   onEffectsUpdated: vi.fn(),
 }));
@@ -602,5 +605,98 @@ describe('Desk attendance', () => {
     expect(desk.panelError?.code).toBe('CONFLICT');
     expect(desk.selected?.status).toBe('cancelled');
     expect(desk.marking).toBeNull();
+  });
+});
+
+describe('Desk reschedule and send link', () => {
+  beforeEach(() => {
+    vi.resetAllMocks();
+    api.chargeQr.mockImplementation(async (id: string) => qrFor(id));
+    api.pendingEffects.mockResolvedValue([]);
+  });
+
+  const slot = { startsAt: '2025-05-15T20:00:00.000Z', endsAt: '2025-05-15T20:30:00.000Z', localStart: '15:00', localEnd: '15:30' };
+  const moved = { ...booking('a', {}), startsAt: slot.startsAt, endsAt: slot.endsAt, localDate: '2025-05-15', localStart: '15:00', localEnd: '15:30' };
+
+  it('moves the booking on screen to another day: the agenda shows that day, the panel the new time, the charge as it was', async () => {
+    const desk = new Desk();
+    api.listBookings.mockResolvedValueOnce([booking('a', {}), booking('b', {})]);
+    await desk.showDay('2025-05-14');
+    await desk.select(desk.bookings[0]);
+    api.rescheduleBooking.mockResolvedValue(moved);
+    api.listBookings.mockResolvedValue([moved]);
+
+    expect(await desk.rescheduleSelected(slot)).toBeNull();
+    expect(api.rescheduleBooking).toHaveBeenCalledWith('a', slot.startsAt, slot.endsAt);
+    expect(api.listBookings).toHaveBeenLastCalledWith('2025-05-15');
+    expect(desk.day).toBe('2025-05-15');
+    expect(desk.selected?.localStart).toBe('15:00');
+    expect(desk.selected?.charge?.status).toBe('open');
+    expect(desk.rescheduled).toBe('a');
+    expect(desk.rescheduling).toBe(false);
+  });
+
+  it('answers SLOT_TAKEN to the dialog and re-reads the day after CONFLICT', async () => {
+    const desk = new Desk();
+    api.listBookings.mockResolvedValue([booking('a', {})]);
+    await desk.showDay('2025-05-14');
+    await desk.select(desk.bookings[0]);
+    api.rescheduleBooking.mockRejectedValueOnce({ code: 'SLOT_TAKEN', message: 'taken' });
+    expect((await desk.rescheduleSelected(slot))?.code).toBe('SLOT_TAKEN');
+    expect(api.listBookings).toHaveBeenCalledTimes(1);
+    expect(desk.selected?.localStart).toBe('09:00');
+
+    api.rescheduleBooking.mockRejectedValueOnce({ code: 'CONFLICT', message: 'the booking is cancelled' });
+    api.listBookings.mockResolvedValue([{ ...booking('a', {}), status: 'cancelled' }]);
+    expect((await desk.rescheduleSelected(slot))?.code).toBe('CONFLICT');
+    expect(desk.selected?.status).toBe('cancelled');
+    expect(desk.rescheduled).toBeNull();
+  });
+
+  it('sends the link and says by which channel; a refusal is kept for the panel; another booking clears both', async () => {
+    const desk = new Desk();
+    api.listBookings.mockResolvedValue([booking('a', {}), booking('b', {})]);
+    await desk.showDay('2025-05-14');
+    await desk.select(desk.bookings[0]);
+    api.sendPaymentLink.mockResolvedValueOnce({ sent: true, channel: 'whatsapp' });
+    const sending = desk.sendLink('whatsapp');
+    expect(desk.sending).toBe('whatsapp');
+    await sending;
+    expect(api.sendPaymentLink).toHaveBeenCalledWith('a', 'whatsapp');
+    expect(desk.sentVia).toBe('whatsapp');
+
+    api.sendPaymentLink.mockRejectedValueOnce({ code: 'VALIDATION', message: 'no phone', details: { field: 'phone' } });
+    await desk.sendLink('sms');
+    expect(desk.sentVia).toBeNull();
+    expect(desk.sendError).toEqual({ code: 'VALIDATION', message: 'no phone', details: { field: 'phone' } });
+
+    await desk.select(desk.bookings[1]);
+    expect(desk.sendError).toBeNull();
+  });
+
+  it('a CONFLICT on send re-reads the charge so the panel shows what it is now', async () => {
+    const desk = new Desk();
+    api.listBookings.mockResolvedValue([booking('a', {})]);
+    await desk.showDay('2025-05-14');
+    await desk.select(desk.bookings[0]);
+    api.chargeQr.mockImplementation(async (id: string) => qrFor(id, 'paid'));
+    api.sendPaymentLink.mockRejectedValueOnce({ code: 'CONFLICT', message: 'charge is paid' });
+    await desk.sendLink('email');
+    expect(desk.sendError?.code).toBe('CONFLICT');
+    expect(desk.selected?.charge?.status).toBe('paid');
+  });
+
+  it('"Abrir WhatsApp" opens the wa.me link and sends nothing', async () => {
+    const desk = new Desk();
+    const opened: string[] = [];
+    desk.openUrl = (url) => void opened.push(url);
+    api.listBookings.mockResolvedValue([booking('a', {})]);
+    await desk.showDay('2025-05-14');
+    await desk.select(desk.bookings[0]);
+    api.whatsappLink.mockResolvedValue({ url: 'https://wa.me/51987111222?text=Hola' });
+    await desk.openWhatsApp();
+    expect(opened).toEqual(['https://wa.me/51987111222?text=Hola']);
+    expect(api.sendPaymentLink).not.toHaveBeenCalled();
+    expect(desk.sendError).toBeNull();
   });
 });

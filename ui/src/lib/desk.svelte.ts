@@ -2,8 +2,8 @@
 // the charge on screen with what is still owed to the providers for it, kept current by
 // the `charge-updated` event (a booking still pending with GHL is re-read then: the event is
 // how the reconciler's verdict arrives) and `effects-updated` (a provider try failed, nothing
-// else changed). Components read it and call its methods; only this module and the booking
-// form (with its patient picker) talk to `api`.
+// else changed). Components read it and call its methods; only this module, the booking form
+// (with its patient picker) and the reschedule dialog (for free times) talk to `api`.
 
 import {
   api,
@@ -15,7 +15,9 @@ import {
   type ChargeQr,
   type ChargeUpdated,
   type EffectsUpdated,
+  type FreeSlot,
   type PendingEffect,
+  type SendChannel,
 } from './api';
 import { refundAwaited } from './cancel';
 import { toApiError } from './errors';
@@ -60,6 +62,22 @@ export class Desk {
   pending = $state<PendingEffect[]>([]);
   /** Why the owed list could not be read; shown quietly, the panel works without it. */
   pendingError = $state<ApiError | null>(null);
+  rescheduling = $state(false);
+  /** The booking just moved, to say so in the panel. */
+  rescheduled = $state<string | null>(null);
+  /** The channel the link is being sent by. */
+  sending = $state<SendChannel | null>(null);
+  /** "Abrir WhatsApp" is asking for its `wa.me` link. */
+  opening = $state(false);
+  /** The channel the link of the booking on screen last went out by. */
+  sentVia = $state<SendChannel | null>(null);
+  /** Why the last send (or "Abrir WhatsApp") was refused; shown with the action to take. */
+  sendError = $state<ApiError | null>(null);
+  /**
+   * Opens a URL outside the app. For now the browser's `window.open`; Tauri's opener plugin is
+   * to be registered in the shell and used here instead.
+   */
+  openUrl: (url: string) => void = (url) => void window.open(url, '_blank', 'noopener');
 
   private agendaRequest = 0;
   private qrRequest = 0;
@@ -124,6 +142,7 @@ export class Desk {
     this.checkedCharge = null;
     this.pending = [];
     this.pendingError = null;
+    this.clearOutcomes();
     await Promise.all([this.loadQr(), this.loadPending()]);
   }
 
@@ -138,6 +157,14 @@ export class Desk {
     this.panelError = null;
     this.qrLoading = false;
     this.checkedCharge = null;
+    this.clearOutcomes();
+  }
+
+  /** What the panel said about the last reschedule or send belongs to the booking it was for. */
+  private clearOutcomes(): void {
+    this.rescheduled = null;
+    this.sentVia = null;
+    this.sendError = null;
   }
 
   /** A booking was just created: show its day and its charge. */
@@ -253,6 +280,82 @@ export class Desk {
       if (error.code === 'CONFLICT') await this.reloadAgendaKeepingSelected();
     } finally {
       this.marking = null;
+    }
+  }
+
+  /**
+   * "Reprogramar": moves the booking on screen to `slot`. Its charge is not touched (the engine
+   * answers it as it was). The agenda shows the booking's new day, the panel its new time.
+   * Resolves to null once moved, or to the error for the dialog to show (it re-reads its slots
+   * after SLOT_TAKEN; after CONFLICT the day is re-read here, as the booking changed meanwhile).
+   */
+  async rescheduleSelected(slot: FreeSlot): Promise<ApiError | null> {
+    const booking = this.selected;
+    if (!booking || this.rescheduling) return null;
+    this.rescheduling = true;
+    this.rescheduled = null;
+    try {
+      const view = await api.rescheduleBooking(booking.id, slot.startsAt, slot.endsAt);
+      if (this.selected?.id === view.id) this.selected = view;
+      if (view.localDate === this.day) {
+        this.replaceBooking(view);
+        this.bookings = [...this.bookings].sort(byStart);
+      }
+      await this.showDayKeepingSelected(view.localDate);
+      this.rescheduled = view.id;
+      return null;
+    } catch (raw) {
+      const error = toApiError(raw);
+      if (error.code === 'CONFLICT') await this.reloadAgendaKeepingSelected();
+      return error;
+    } finally {
+      this.rescheduling = false;
+    }
+  }
+
+  /** Shows `day`; the booking on screen takes its fresh row if it is there. */
+  private async showDayKeepingSelected(day: string): Promise<void> {
+    this.day = day;
+    await this.reloadAgendaKeepingSelected();
+  }
+
+  /**
+   * "Enviar link" by `channel` through GHL conversations. The panel then says it went, or why
+   * not with what to do; a CONFLICT (the charge is no longer open) re-reads the charge.
+   */
+  async sendLink(channel: SendChannel): Promise<void> {
+    const booking = this.selected;
+    if (!booking || this.sending || this.opening) return;
+    this.sending = channel;
+    this.sentVia = null;
+    this.sendError = null;
+    try {
+      await api.sendPaymentLink(booking.id, channel);
+      if (this.selected?.id === booking.id) this.sentVia = channel;
+    } catch (raw) {
+      const error = toApiError(raw);
+      if (this.selected?.id === booking.id) this.sendError = error;
+      const chargeId = booking.charge?.id;
+      if (error.code === 'CONFLICT' && chargeId) await this.rereadCharge(chargeId);
+    } finally {
+      this.sending = null;
+    }
+  }
+
+  /** "Abrir WhatsApp": asks for the `wa.me` link with the prefilled message and opens it; sends nothing. */
+  async openWhatsApp(): Promise<void> {
+    const booking = this.selected;
+    if (!booking || this.sending || this.opening) return;
+    this.opening = true;
+    this.sentVia = null;
+    this.sendError = null;
+    try {
+      const { url } = await api.whatsappLink(booking.id);
+      if (this.selected?.id === booking.id) this.openUrl(url);
+    } catch (raw) {
+      if (this.selected?.id === booking.id) this.sendError = toApiError(raw);
+    } finally {
+      this.opening = false;
     }
   }
 

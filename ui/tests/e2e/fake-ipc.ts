@@ -69,7 +69,12 @@ export type FakeControl = {
   closeDay(calendarId: string, day: string): void;
   /** The fake's GHL contacts, for assertions. */
   patients(): Patient[];
+  /** The payment links sent through GHL conversations (`send_payment_link`), in order. */
+  messages(): SentMessage[];
 };
+
+/** A message the fake's GHL sent: the booking's link, by a channel, to the contact's phone or email. */
+export type SentMessage = { bookingId: string; channel: string; to: string };
 
 declare global {
   interface Window {
@@ -162,6 +167,9 @@ export function installFake(options: { demo?: boolean; latencyMs?: number } = {}
   ];
   /** Calendar days with no free time at all. */
   const closed = new Set<string>();
+  /** How GHL reaches each booking's patient (its contact's phone and email); none when unknown. */
+  const contactOf = new Map<string, { phone: string | null; email: string | null }>();
+  const messages: SentMessage[] = [];
 
   function owe(chargeId: string, effect: Partial<PendingEffect> & { kind: string }): void {
     const list = owed.get(chargeId) ?? [];
@@ -214,7 +222,8 @@ export function installFake(options: { demo?: boolean; latencyMs?: number } = {}
   }
 
   const today = todayInLima();
-  add('cal-rojas', 'María Quispe', today, '09:00', '09:30', charge('120.00', 'open'));
+  const maria = add('cal-rojas', 'María Quispe', today, '09:00', '09:30', charge('120.00', 'open'));
+  contactOf.set(maria.id, { phone: patients[0].phone, email: patients[0].email });
   add('cal-paredes', 'Jorge Huamán', today, '10:00', '10:30', charge('80.00', 'paid'));
   const rosaCharge = charge('60.00', 'draft');
   add('cal-rojas', 'Rosa Mamani', today, '11:30', '12:00', rosaCharge);
@@ -267,6 +276,10 @@ export function installFake(options: { demo?: boolean; latencyMs?: number } = {}
       charge(request.amount, unanswered ? 'draft' : 'open'), unanswered ? 'pending' : 'synced');
     booking.title = request.description;
     byKey.set(request.idempotencyKey, booking);
+    const contact = patients.find((p) => p.contactId === request.contactId);
+    contactOf.set(booking.id, contact
+      ? { phone: contact.phone, email: contact.email }
+      : { phone: request.patientPhone?.trim() || null, email: null });
     if (unanswered) fail('PROVIDER_UNAVAILABLE', 'GoHighLevel is unavailable: no answer; the booking is checked again automatically');
     return booking;
   }
@@ -510,6 +523,58 @@ export function installFake(options: { demo?: boolean; latencyMs?: number } = {}
     return booking;
   }
 
+  /** Desk::reschedule: a standing booking moved to a free time of its calendar; its charge untouched. */
+  function reschedule(bookingId: unknown, startsAt: unknown, endsAt: unknown): BookingView {
+    const booking = bookings.find((b) => b.id === bookingId);
+    if (!booking) return fail('NOT_FOUND', 'booking not found');
+    const instant = (value: unknown, field: string) => {
+      const at = typeof value === 'string' ? new Date(value) : new Date(NaN);
+      return Number.isNaN(at.getTime()) ? fail('VALIDATION', `${field} is not an instant`, field) : at;
+    };
+    const start = instant(startsAt, 'startsAt');
+    const end = instant(endsAt, 'endsAt');
+    if (end <= start) fail('VALIDATION', 'end must be after start', 'endTime');
+    if (booking.sync !== 'synced' || booking.status === 'cancelled' || booking.status === 'deleted') {
+      fail('CONFLICT', `the booking is ${booking.sync === 'synced' ? booking.status : booking.sync}: it cannot be rescheduled`);
+    }
+    // Lima is UTC−5 all year: its wall clock is the instant five hours earlier.
+    const local = new Date(start.getTime() - 5 * 3_600_000).toISOString();
+    const day = local.slice(0, 10);
+    const slot = freeSlots(booking.calendarId, day)
+      .find((s) => s.startsAt === start.toISOString() && s.endsAt === end.toISOString());
+    if (!slot) fail('SLOT_TAKEN', 'The slot you have selected is no longer available.');
+    Object.assign(booking, { startsAt: slot.startsAt, endsAt: slot.endsAt, localDate: day, localStart: slot.localStart,
+      localEnd: slot.localEnd });
+    return booking;
+  }
+
+  /** Desk::send_link's checks: a booking not over whose charge is open with a link, a contact reachable by `channel`. */
+  function reachable(bookingId: unknown, channel: string): { booking: BookingView; to: string } {
+    const booking = bookings.find((b) => b.id === bookingId);
+    if (!booking) return fail('NOT_FOUND', 'booking not found');
+    const ch = booking.charge;
+    if (booking.status === 'cancelled' || booking.status === 'deleted' || ch?.status !== 'open' || !ch.paymentLink) {
+      fail('CONFLICT', `the charge is ${ch?.status ?? 'missing'}: its link cannot be sent`);
+    }
+    const contact = contactOf.get(booking.id);
+    const to = channel === 'email' ? contact?.email : contact?.phone;
+    if (!to) return fail('VALIDATION', `the contact has no ${channel === 'email' ? 'email' : 'phone'}`, channel === 'email' ? 'email' : 'phone');
+    return { booking, to };
+  }
+
+  function sendPaymentLink(bookingId: unknown, channel: unknown): { sent: boolean; channel: string } {
+    if (channel !== 'whatsapp' && channel !== 'sms' && channel !== 'email') return fail('VALIDATION', 'whatsapp, sms or email', 'channel');
+    const { booking, to } = reachable(bookingId, channel);
+    messages.push({ bookingId: booking.id, channel, to });
+    return { sent: true, channel };
+  }
+
+  function whatsappLink(bookingId: unknown): { url: string } {
+    const { booking, to } = reachable(bookingId, 'whatsapp');
+    const text = `Hola ${booking.patientName.split(' ')[0]}, tu link de pago de ${status.clinicName}: ${booking.charge?.paymentLink ?? ''}`;
+    return { url: `https://wa.me/${to.replace(/\D/g, '')}?text=${encodeURIComponent(text)}` };
+  }
+
   const copy = <T>(value: T): T => JSON.parse(JSON.stringify(value)) as T;
 
   function handle(cmd: string, args: Record<string, unknown>): unknown {
@@ -557,6 +622,12 @@ export function installFake(options: { demo?: boolean; latencyMs?: number } = {}
         return copy(freeSlots(args.calendarId, args.day));
       case 'mark_attendance':
         return copy(markAttendance(args.bookingId, args.attendance));
+      case 'reschedule_booking':
+        return copy(reschedule(args.bookingId, args.startsAt, args.endsAt));
+      case 'send_payment_link':
+        return sendPaymentLink(args.bookingId, args.channel);
+      case 'whatsapp_link':
+        return whatsappLink(args.bookingId);
       case 'retry_link': {
         const { booking, charge: ch } = findCharge(args.chargeId);
         // Desk::create_link_now: no link before GHL holds the booking.
@@ -606,6 +677,7 @@ export function installFake(options: { demo?: boolean; latencyMs?: number } = {}
       void add(calendarId, patientName, date, start, end, charge('80.00', 'open')),
     closeDay: (calendarId, day) => void closed.add(`${calendarId}|${day}`),
     patients: () => copy(patients),
+    messages: () => copy(messages),
   };
   window.__mostradorFake = control;
   return control;

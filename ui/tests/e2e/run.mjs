@@ -1067,6 +1067,136 @@ describe('Mostrador desk UI', () => {
     assert.equal(await textOf(page.getByTestId('attendance-noshow')), 'No-show');
   });
 
+  it('"Reprogramar" moves a booking to a free time on another day; the agenda follows and the charge stays as it was', async () => {
+    const page = await open();
+    await openCharge(page, 'María Quispe');
+    const chargeBefore = await page.evaluate(() => window.__mostradorFake?.bookings().find((b) => b.patientName === 'María Quispe')?.charge);
+    await page.getByTestId('reschedule-booking').click();
+    const dialog = page.getByTestId('reschedule-dialog');
+    await dialog.waitFor();
+    assert.equal(await focused(page), 'reschedule-day', 'focus moves into the dialog');
+    const day = page.getByTestId('reschedule-day');
+    const status = page.getByTestId('reschedule-slots-status');
+    const slot = page.getByTestId('reschedule-slot');
+    await eventually(async () => (await status.getAttribute('data-kind')) === 'ready', 'today’s free times');
+    const today = await day.inputValue();
+    // Her own 09:00 and Rosa's 11:30 are taken today; another calendar's bookings are not.
+    const offered = (await slot.locator('option').allTextContents()).map((o) => o.trim());
+    assert.ok(!offered.includes('09:00–09:30') && !offered.includes('11:30–12:00') && offered.includes('10:00–10:30'), offered.join(' '));
+
+    const tomorrow = new Date(Date.parse(`${today}T12:00:00Z`) + 86_400_000).toISOString().slice(0, 10);
+    await day.fill(tomorrow);
+    await eventually(async () => (await status.getAttribute('data-kind')) === 'ready' &&
+      (await slot.locator('option').allTextContents()).some((o) => o.startsWith('09:00')), 'tomorrow’s free times, 09:00 among them');
+    await slot.selectOption('16:00');
+    await shot(page, '35-reschedule-dialog');
+    await dialog.getByTestId('reschedule-confirm').click();
+    await dialog.waitFor({ state: 'detached' });
+
+    const [call] = await callsOf(page, 'reschedule_booking');
+    const id = await bookingIdOf(page, 'María Quispe');
+    assert.deepEqual(call, { bookingId: id, startsAt: `${tomorrow}T21:00:00.000Z`, endsAt: `${tomorrow}T21:30:00.000Z` });
+    await page.getByTestId('reschedule-done').waitFor();
+    assert.match(await textOf(page.getByTestId('reschedule-done')), /Cita reprogramada: .*16:00–16:30/);
+    assert.match(await textOf(page.getByTestId('charge-panel').locator('.when')), /16:00–16:30/);
+    // The agenda shows her new day, with the same charge chip.
+    await eventually(async () => (await page.getByTestId('agenda-date').inputValue()) === tomorrow, 'the agenda on her new day');
+    const row = rowOf(page, 'María Quispe');
+    await eventually(async () => /16:00–16:30/.test(await textOf(row)), 'her row at 16:00');
+    assert.equal(await textOf(row.getByTestId('agenda-item-status')), 'Pendiente de pago');
+    assert.equal(await page.getByTestId('charge-status').getAttribute('data-status'), 'open');
+    const chargeAfter = await page.evaluate(() => window.__mostradorFake?.bookings().find((b) => b.patientName === 'María Quispe')?.charge);
+    assert.deepEqual(chargeAfter, chargeBefore, 'the same charge, link and status');
+    assert.equal(await focused(page), 'reschedule-booking', 'focus back on its button');
+    await shot(page, '36-rescheduled');
+
+    // Today her old time is free again.
+    await page.getByTestId('agenda-today').click();
+    await eventually(async () => (await page.getByTestId('agenda-item').count()) === 4, 'four bookings left today');
+  });
+
+  it('"Reprogramar" onto a time just taken: the list is read again without it and the dialog says so', async () => {
+    const page = await open();
+    await openCharge(page, 'María Quispe');
+    await page.getByTestId('reschedule-booking').click();
+    const dialog = page.getByTestId('reschedule-dialog');
+    const slot = page.getByTestId('reschedule-slot');
+    await eventually(async () => (await page.getByTestId('reschedule-slots-status').getAttribute('data-kind')) === 'ready', 'free times');
+    await slot.selectOption('10:00');
+    await page.evaluate(() => {
+      const day = /** @type {HTMLInputElement} */ (document.querySelector('[data-testid="reschedule-day"]')).value;
+      window.__mostradorFake?.bookElsewhere('cal-rojas', day, '10:00', '10:30', 'Otra Paciente');
+    });
+    await dialog.getByTestId('reschedule-confirm').click();
+    const error = page.getByTestId('reschedule-error');
+    await error.waitFor();
+    assert.equal(await error.getAttribute('data-code'), 'SLOT_TAKEN');
+    assert.match(await textOf(error), /Ese horario se acaba de ocupar/);
+    await eventually(async () => !(await slot.locator('option').allTextContents()).some((o) => o.startsWith('10:00')),
+      '10:00 no longer offered');
+    assert.notEqual(await slot.inputValue(), '10:00');
+    assert.equal(await dialog.isVisible(), true, 'the dialog stays open');
+    assert.match(await textOf(page.getByTestId('charge-panel').locator('.when')), /09:00–09:30/);
+    assert.equal(await textOf(rowOf(page, 'María Quispe').getByTestId('agenda-item-status')), 'Pendiente de pago');
+    await shot(page, '37-reschedule-slot-taken');
+    await dialog.getByTestId('reschedule-back').click();
+    await dialog.waitFor({ state: 'detached' });
+  });
+
+  it('"Enviar link" by WhatsApp says it went; "Abrir WhatsApp" opens a wa.me link and sends nothing', async () => {
+    const page = await open();
+    await page.evaluate(() => {
+      const opened = /** @type {string[]} */ ([]);
+      (/** @type {any} */ (window)).__opened = opened;
+      window.open = (url) => (opened.push(String(url)), null);
+    });
+    await openCharge(page, 'María Quispe');
+    const result = page.getByTestId('send-result');
+    await page.getByTestId('send-whatsapp').click();
+    await eventually(async () => (await textOf(result)) === 'Link enviado por WhatsApp', 'sent by WhatsApp');
+    assert.equal(await result.getAttribute('data-channel'), 'whatsapp');
+    const messages = await page.evaluate(() => window.__mostradorFake?.messages());
+    assert.deepEqual(messages, [{ bookingId: await bookingIdOf(page, 'María Quispe'), channel: 'whatsapp', to: '+51987111222' }]);
+    await shot(page, '38-link-sent-whatsapp');
+
+    await page.getByTestId('send-email').click();
+    await eventually(async () => (await textOf(result)) === 'Link enviado por email', 'sent by email');
+
+    await page.getByTestId('send-open-whatsapp').click();
+    await eventually(async () => (await page.evaluate(() => (/** @type {any} */ (window)).__opened.length)) === 1, 'wa.me opened');
+    const [url] = await page.evaluate(() => (/** @type {any} */ (window)).__opened);
+    assert.match(url, /^https:\/\/wa\.me\/51987111222\?text=Hola%20/);
+    assert.equal((await page.evaluate(() => window.__mostradorFake?.messages()))?.length, 2, '"Abrir WhatsApp" sends nothing');
+
+    // A paid charge has no link to send.
+    await rowOf(page, 'Jorge Huamán').click();
+    await page.getByTestId('charge-status').waitFor();
+    assert.equal(await page.getByTestId('send-link').count(), 0);
+  });
+
+  it('"Enviar link" refused: no phone in GHL says what to do; a charge paid meanwhile is shown paid', async () => {
+    const page = await open();
+    await fillBooking(page, { name: 'Carmen Ruiz', phone: '' });
+    await page.getByTestId('booking-submit').click();
+    await page.locator('[data-testid="charge-qr"] svg').waitFor();
+    await page.getByTestId('send-whatsapp').click();
+    const error = page.getByTestId('send-error');
+    await error.waitFor();
+    assert.equal(await error.getAttribute('data-code'), 'VALIDATION');
+    assert.match(await textOf(error), /^El paciente no tiene teléfono en GHL/);
+    assert.equal(await textOf(page.getByTestId('send-result')), '');
+    assert.deepEqual(await page.evaluate(() => window.__mostradorFake?.messages()), []);
+    await shot(page, '39-link-send-no-phone');
+
+    const chargeId = await page.getByTestId('charge-panel').getAttribute('data-charge-id');
+    await page.evaluate((id) => window.__mostradorFake?.setStatusSilently(String(id), 'paid'), chargeId);
+    await page.getByTestId('send-sms').click();
+    await eventually(async () => (await page.getByTestId('send-error').getAttribute('data-code')) === 'CONFLICT', 'CONFLICT');
+    assert.match(await textOf(page.getByTestId('send-error')), /ya no está pendiente de pago/);
+    await eventually(async () => (await page.getByTestId('charge-status').getAttribute('data-status')) === 'paid', 'shown paid');
+    assert.equal(await page.getByTestId('send-link').count(), 0, 'nothing left to send');
+  });
+
   it('moves between days', async () => {
     const page = await open();
     const label = page.getByTestId('agenda-day-label');

@@ -75,6 +75,19 @@ pub trait Store: Send + Sync {
         limit: i64,
     ) -> Result<Vec<Charge>, StoreError>;
 
+    /// The desk payment of a charge, when it was paid at the desk.
+    async fn desk_payment(&self, charge_id: &str) -> Result<Option<DeskPayment>, StoreError>;
+    /// In one transaction: writes the charge (version-checked) with its desk payment, an
+    /// audit line, and queues the side effects it owes (skipping keys already queued).
+    /// Returns the charge's new version.
+    async fn record_desk_payment(
+        &self,
+        charge: &Charge,
+        desk: &DeskPayment,
+        audit: &AuditEntry,
+        effects: &[OutboxItem],
+    ) -> Result<i64, StoreError>;
+
     async fn payments_of_charge(&self, charge_id: &str) -> Result<Vec<Payment>, StoreError>;
     /// In one transaction: inserts or replaces the payments, writes the charge
     /// (version-checked), an audit line, and queues the side effects this change owes

@@ -105,6 +105,24 @@ pub(super) fn charge(row: &AnyRow) -> Result<Charge, StoreError> {
     })
 }
 
+pub(super) const DESK_PAYMENT_COLUMNS: &str = "desk_method, desk_reference, desk_by, desk_at";
+
+/// The desk payment columns of a charge row; `None` when it was not paid at the desk.
+pub(super) fn desk_payment(row: &AnyRow) -> Result<Option<DeskPayment>, StoreError> {
+    let Some(method) = opt_text(row, "desk_method")? else {
+        return Ok(None);
+    };
+    let method = DeskMethod::parse(&method)
+        .ok_or_else(|| StoreError::Corrupt("desk payment method".into()))?;
+    Ok(Some(DeskPayment {
+        method,
+        reference: opt_text(row, "desk_reference")?,
+        recorded_by: opt_text(row, "desk_by")?.unwrap_or_default(),
+        recorded_at: opt_time(row, "desk_at")?
+            .ok_or_else(|| StoreError::Corrupt("desk payment time".into()))?,
+    }))
+}
+
 pub(super) fn payment(row: &AnyRow) -> Result<Payment, StoreError> {
     Ok(Payment {
         mp_payment_id: int(row, "mp_payment_id")?,

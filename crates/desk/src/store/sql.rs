@@ -1,7 +1,8 @@
 //! [`SqlStore`]: the [`Store`] over sqlx's `Any` driver, one code path for SQLite and MySQL.
 
 use super::rows::{
-    self, BOOKING_COLUMNS, CHARGE_COLUMNS, INBOX_COLUMNS, OUTBOX_COLUMNS, PAYMENT_COLUMNS,
+    self, BOOKING_COLUMNS, CHARGE_COLUMNS, DESK_PAYMENT_COLUMNS, INBOX_COLUMNS, OUTBOX_COLUMNS,
+    PAYMENT_COLUMNS,
 };
 use super::{AgendaRow, Store, StoreError};
 use crate::model::*;
@@ -67,6 +68,17 @@ impl SqlStore {
 
     /// Opens a `sqlite:` or `mysql:` URL (`DATABASE_URL`) and migrates it.
     pub async fn connect(url: &str) -> Result<Self, StoreError> {
+        Self::connect_migrated(url, None).await
+    }
+
+    /// Opens `url` migrated only up to `version`: a database as an older Mostrador left it,
+    /// for upgrade tests.
+    #[cfg(any(test, feature = "testing"))]
+    pub async fn connect_at_version(url: &str, version: i64) -> Result<Self, StoreError> {
+        Self::connect_migrated(url, Some(version)).await
+    }
+
+    async fn connect_migrated(url: &str, up_to: Option<i64>) -> Result<Self, StoreError> {
         sqlx::any::install_default_drivers();
         let dialect = if url.starts_with("sqlite:") {
             Dialect::Sqlite
@@ -106,10 +118,11 @@ impl SqlStore {
             Dialect::Sqlite => &SQLITE_MIGRATIONS,
             Dialect::MySql => &MYSQL_MIGRATIONS,
         };
-        migrator
-            .run(&pool)
-            .await
-            .map_err(|e| StoreError::Other(format!("migration failed: {e}")))?;
+        match up_to {
+            None => migrator.run(&pool).await,
+            Some(version) => migrator.run_to(version, &pool).await,
+        }
+        .map_err(|e| StoreError::Other(format!("migration failed: {e}")))?;
         Ok(Self { pool, dialect })
     }
 
@@ -425,6 +438,51 @@ impl Store for SqlStore {
             .collect()
     }
 
+    async fn desk_payment(&self, charge_id: &str) -> Result<Option<DeskPayment>, StoreError> {
+        let sql = format!("SELECT {DESK_PAYMENT_COLUMNS} FROM charges WHERE id = ?");
+        let row = sqlx::query(AssertSqlSafe(sql))
+            .bind(charge_id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(map_err)?;
+        Ok(row.as_ref().map(rows::desk_payment).transpose()?.flatten())
+    }
+
+    async fn record_desk_payment(
+        &self,
+        charge: &Charge,
+        desk: &DeskPayment,
+        audit: &AuditEntry,
+        effects: &[OutboxItem],
+    ) -> Result<i64, StoreError> {
+        let at = to_db(now());
+        let mut tx = self.begin().await?;
+        let result = bind_charge_update(sqlx::query(UPDATE_CHARGE), charge)
+            .execute(&mut *tx)
+            .await
+            .map_err(map_err)?;
+        expect_one(result, "charge")?;
+        sqlx::query(
+            "UPDATE charges SET desk_method = ?, desk_reference = ?, desk_by = ?, desk_at = ? \
+             WHERE id = ?",
+        )
+        .bind(desk.method.as_str())
+        .bind(&desk.reference)
+        .bind(&desk.recorded_by)
+        .bind(to_db(desk.recorded_at))
+        .bind(&charge.id)
+        .execute(&mut *tx)
+        .await
+        .map_err(map_err)?;
+        bind_audit(sqlx::query(INSERT_AUDIT), audit)
+            .execute(&mut *tx)
+            .await
+            .map_err(map_err)?;
+        queue_new(&mut tx, effects, &at).await?;
+        tx.commit().await.map_err(map_err)?;
+        Ok(charge.version + 1)
+    }
+
     async fn payments_of_charge(&self, charge_id: &str) -> Result<Vec<Payment>, StoreError> {
         let sql = format!(
             "SELECT {PAYMENT_COLUMNS} FROM payments WHERE charge_id = ? ORDER BY mp_payment_id"
@@ -473,20 +531,7 @@ impl Store for SqlStore {
                 .await
                 .map_err(map_err)?;
         }
-        for item in effects {
-            let queued = sqlx::query("SELECT 1 FROM outbox WHERE idempotency_key = ?")
-                .bind(&item.idempotency_key)
-                .fetch_optional(&mut *tx)
-                .await
-                .map_err(map_err)?
-                .is_some();
-            if !queued {
-                bind_outbox_insert(sqlx::query(INSERT_OUTBOX), item, &at)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(map_err)?;
-            }
-        }
+        queue_new(&mut tx, effects, &at).await?;
         tx.commit().await.map_err(map_err)?;
         Ok(charge.version + 1)
     }
@@ -767,6 +812,29 @@ impl Store for SqlStore {
 }
 
 type AnyQuery<'q> = sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments>;
+
+/// Queues, inside `tx`, each effect whose idempotency key is not queued yet.
+async fn queue_new(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    effects: &[OutboxItem],
+    at: &str,
+) -> Result<(), StoreError> {
+    for item in effects {
+        let queued = sqlx::query("SELECT 1 FROM outbox WHERE idempotency_key = ?")
+            .bind(&item.idempotency_key)
+            .fetch_optional(&mut **tx)
+            .await
+            .map_err(map_err)?
+            .is_some();
+        if !queued {
+            bind_outbox_insert(sqlx::query(INSERT_OUTBOX), item, at)
+                .execute(&mut **tx)
+                .await
+                .map_err(map_err)?;
+        }
+    }
+    Ok(())
+}
 
 fn bind_booking_insert<'q>(q: AnyQuery<'q>, b: &'q Booking) -> AnyQuery<'q> {
     q.bind(&b.id)
