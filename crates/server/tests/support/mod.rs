@@ -83,12 +83,22 @@ impl Drop for Hub {
 }
 
 /// A loopback port free right now.
+///
+/// Picked at random below Linux's ephemeral range (32768–60999), which outgoing connections
+/// — this suite's own thousands of requests, and any other process's — draw their local
+/// ports from: a port the kernel handed out with `bind(0)` can be taken by one of those
+/// before the hub binds it.
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    use std::sync::atomic::{AtomicU16, Ordering};
+    static NEXT: AtomicU16 = AtomicU16::new(0);
+    let seed = (std::process::id() as u16).wrapping_mul(7919);
+    loop {
+        let step = NEXT.fetch_add(1, Ordering::Relaxed);
+        let port = 20_000 + (seed.wrapping_add(step.wrapping_mul(104)) % 12_000);
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
 }
 
 pub async fn start_hub(
@@ -135,11 +145,18 @@ pub async fn start_hub(
         listener: format!("http://127.0.0.1:{}", ports.0),
         api: format!("http://127.0.0.1:{}", ports.1),
     };
+    // Up: the listener answers /healthz and the compat API accepts connections (it binds
+    // after the listener; a hub that could not bind it exits).
     let http = reqwest::Client::new();
     for _ in 0..600 {
-        if let Ok(r) = http.get(format!("{}/healthz", hub.listener)).send().await
-            && r.status() == 200
-        {
+        let healthy = matches!(
+            http.get(format!("{}/healthz", hub.listener)).send().await,
+            Ok(r) if r.status() == 200
+        );
+        let api_up = tokio::net::TcpStream::connect(("127.0.0.1", ports.1))
+            .await
+            .is_ok();
+        if healthy && api_up {
             return hub;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
