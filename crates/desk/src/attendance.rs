@@ -51,11 +51,7 @@ impl Desk {
         booking_id: &str,
         attendance: Attendance,
     ) -> Result<BookingView, DeskError> {
-        let booking = self
-            .store
-            .booking(booking_id)
-            .await?
-            .ok_or_else(|| DeskError::NotFound("booking".into()))?;
+        let booking = self.booking(booking_id).await?;
         let ghl_id = standing_ghl_id(&booking)?;
         let edit = AppointmentEdit {
             status: Some(attendance.as_str().into()),

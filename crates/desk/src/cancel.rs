@@ -440,13 +440,7 @@ impl Desk {
             if matches!(e, DeskError::DbUnavailable) {
                 return Err(e);
             }
-            tracing::warn!(charge = %charge.id, code = ?e.code(), "link not expired yet; queued");
-            let expire = Effect::ExpireLink {
-                charge_id: charge.id.clone(),
-            };
-            self.store
-                .enqueue(&expire.owed_for_charge(&charge.id, Some(&e))?)
-                .await?;
+            self.owe_link_expiry(&charge.id, &e).await?;
         }
         Ok(())
     }

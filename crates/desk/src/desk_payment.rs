@@ -5,7 +5,6 @@
 //! ([`crate::charge_status::derive_settled`]).
 
 use crate::desk::Desk;
-use crate::effect::Effect;
 use crate::error::DeskError;
 use crate::model::{AuditEntry, Charge, ChargeStatus, DeskMethod, DeskPayment};
 use crate::store::StoreError;
@@ -83,14 +82,7 @@ impl Desk {
             && let Some(pref) = &charge.preference_id
             && let Err(e) = self.payments.expire_link(pref).await
         {
-            tracing::warn!(charge = %charge.id, code = ?e.code(), "link not expired yet; queued");
-            let expire = Effect::ExpireLink {
-                charge_id: charge.id.clone(),
-            };
-            self.store
-                .enqueue(&expire.owed_for_charge(&charge.id, Some(&e))?)
-                .await?;
-            self.outbox_wake.notify_one();
+            self.owe_link_expiry(&charge.id, &e).await?;
         }
         // MP once more: a payment made before the link expired is MP's, not the desk's.
         let (charge, mp_checked) = match self.refresh_charge(&charge.id).await {

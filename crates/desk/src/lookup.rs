@@ -7,7 +7,6 @@ use crate::desk::Desk;
 use crate::error::DeskError;
 use crate::model::{Booking, Charge, ChargeStatus, Payment};
 use crate::view::BookingView;
-use chrono::{NaiveDate, NaiveTime, TimeZone, Utc};
 
 /// A charge with what belongs to it: its booking and every payment MP reported for it.
 #[derive(Debug, Clone, PartialEq)]
@@ -26,19 +25,9 @@ impl Desk {
 
     /// The agenda of one local day (`YYYY-MM-DD`) in the clinic's zone.
     pub async fn agenda(&self, day: &str) -> Result<Vec<BookingView>, DeskError> {
-        let date = NaiveDate::parse_from_str(day.trim(), "%Y-%m-%d")
-            .map_err(|_| DeskError::validation("day", "the day must be YYYY-MM-DD"))?;
         let tz = self.clinic.timezone;
-        let start_of = |d: NaiveDate| {
-            tz.from_local_datetime(&d.and_time(NaiveTime::MIN))
-                .earliest()
-                .map(|t| t.with_timezone(&Utc))
-                .ok_or_else(|| DeskError::validation("day", "that day does not exist locally"))
-        };
-        let next = date
-            .succ_opt()
-            .ok_or_else(|| DeskError::validation("day", "day out of range"))?;
-        let rows = self.store.agenda(start_of(date)?, start_of(next)?).await?;
+        let (from, until) = crate::time::local_day(tz, day)?;
+        let rows = self.store.agenda(from, until).await?;
         let names = self.calendar_names().await;
         let mut views = Vec::with_capacity(rows.len());
         for (b, c) in &rows {
@@ -127,7 +116,7 @@ impl Desk {
     }
 
     /// A booking by id.
-    async fn booking(&self, id: &str) -> Result<Booking, DeskError> {
+    pub(crate) async fn booking(&self, id: &str) -> Result<Booking, DeskError> {
         self.store
             .booking(id)
             .await?

@@ -130,6 +130,24 @@ impl Desk {
         }
     }
 
+    /// Owes MP the expiry of `charge_id`'s link after `error` kept it from happening now: an
+    /// outbox row (tried again with backoff, never twice), and the worker woken.
+    pub(crate) async fn owe_link_expiry(
+        &self,
+        charge_id: &str,
+        error: &DeskError,
+    ) -> Result<(), DeskError> {
+        tracing::warn!(charge = %charge_id, code = ?error.code(), "link not expired yet; queued");
+        let expire = Effect::ExpireLink {
+            charge_id: charge_id.to_string(),
+        };
+        self.store
+            .enqueue(&expire.owed_for_charge(charge_id, Some(error))?)
+            .await?;
+        self.outbox_wake.notify_one();
+        Ok(())
+    }
+
     /// Expires an open charge's link at MP and marks the charge cancelled. A charge that is
     /// no longer open (paid meanwhile, already cancelled) needs nothing here; one paid at the
     /// desk only has its link expired.

@@ -21,11 +21,7 @@ impl Desk {
         starts_at: DateTime<Utc>,
         ends_at: DateTime<Utc>,
     ) -> Result<BookingView, DeskError> {
-        let booking = self
-            .store
-            .booking(booking_id)
-            .await?
-            .ok_or_else(|| DeskError::NotFound("booking".into()))?;
+        let booking = self.booking(booking_id).await?;
         let ghl_id = crate::attendance::standing_ghl_id(&booking)?;
         let summary = format!(
             "{} -> {}",

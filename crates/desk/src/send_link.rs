@@ -121,11 +121,7 @@ impl Desk {
 
     /// The booking's open charge, its patient as GHL holds them, and the message to send.
     async fn link_context(&self, booking_id: &str) -> Result<LinkContext, DeskError> {
-        let booking = self
-            .store
-            .booking(booking_id)
-            .await?
-            .ok_or_else(|| DeskError::NotFound("booking".into()))?;
+        let booking = self.booking(booking_id).await?;
         if booking.status == "cancelled" || booking.status == crate::ghl_events::DELETED {
             return Err(DeskError::Conflict(format!(
                 "the appointment is {}",

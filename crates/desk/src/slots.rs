@@ -5,7 +5,7 @@
 
 use crate::desk::Desk;
 use crate::error::DeskError;
-use chrono::{DateTime, NaiveDate, NaiveTime, TimeZone, Utc};
+use chrono::{DateTime, Utc};
 use serde::{Serialize, Serializer};
 
 /// A time a calendar can still be booked at.
@@ -36,25 +36,15 @@ impl Desk {
         calendar_id: &str,
         day: &str,
     ) -> Result<Vec<FreeSlot>, DeskError> {
-        let date = NaiveDate::parse_from_str(day.trim(), "%Y-%m-%d")
-            .map_err(|_| DeskError::validation("day", "the day must be YYYY-MM-DD"))?;
+        // The day first: a malformed one is refused without asking GHL for calendars.
+        let tz = self.clinic.timezone;
+        let (from, until) = crate::time::local_day(tz, day)?;
         let calendar = self
             .calendars()
             .await?
             .into_iter()
             .find(|c| c.id == calendar_id)
             .ok_or_else(|| DeskError::validation("calendarId", "unknown calendar"))?;
-        let tz = self.clinic.timezone;
-        let start_of = |d: NaiveDate| {
-            tz.from_local_datetime(&d.and_time(NaiveTime::MIN))
-                .earliest()
-                .map(|t| t.with_timezone(&Utc))
-                .ok_or_else(|| DeskError::validation("day", "that day does not exist locally"))
-        };
-        let next = date
-            .succ_opt()
-            .ok_or_else(|| DeskError::validation("day", "day out of range"))?;
-        let (from, until) = (start_of(date)?, start_of(next)?);
         let length = chrono::Duration::minutes(i64::from(calendar.slot_minutes.max(1)));
         let mut starts = self
             .scheduler

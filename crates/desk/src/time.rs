@@ -22,6 +22,26 @@ pub fn parse_instant(field: &str, text: &str) -> Result<DateTime<Utc>, crate::er
         .ok_or_else(|| crate::error::DeskError::validation(field, "the time must be RFC 3339"))
 }
 
+/// The UTC bounds `[start, next day's start)` of the local day `day` (`YYYY-MM-DD`) in `tz`;
+/// `VALIDATION` on `day` for a malformed or impossible day.
+pub fn local_day(
+    tz: chrono_tz::Tz,
+    day: &str,
+) -> Result<(DateTime<Utc>, DateTime<Utc>), crate::error::DeskError> {
+    use chrono::{NaiveDate, NaiveTime, TimeZone};
+    let invalid = |why: &str| crate::error::DeskError::validation("day", why.to_string());
+    let date = NaiveDate::parse_from_str(day.trim(), "%Y-%m-%d")
+        .map_err(|_| invalid("the day must be YYYY-MM-DD"))?;
+    let start_of = |d: NaiveDate| {
+        tz.from_local_datetime(&d.and_time(NaiveTime::MIN))
+            .earliest()
+            .map(|t| t.with_timezone(&Utc))
+            .ok_or_else(|| invalid("that day does not exist locally"))
+    };
+    let next = date.succ_opt().ok_or_else(|| invalid("day out of range"))?;
+    Ok((start_of(date)?, start_of(next)?))
+}
+
 /// The current instant, truncated to what storage keeps.
 pub fn now() -> DateTime<Utc> {
     let n = Utc::now();

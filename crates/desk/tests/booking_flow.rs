@@ -3,7 +3,6 @@
 
 use chrono::{Duration, Utc};
 use desk::events::BroadcastEvents;
-use desk::money::Currency;
 use desk::testing::TestDb;
 use desk::{ClinicConfig, CreateBooking, Desk, DeskEvent, ErrorCode};
 use rust_decimal::Decimal;
@@ -15,7 +14,7 @@ use testkit::Db;
 use tokio::sync::broadcast;
 
 mod support;
-use support::{outbox_due_now, request, tomorrow_at};
+use support::{ghl_client, mp_client, outbox_due_now, request, tomorrow_at};
 
 struct World {
     desk: Arc<Desk>,
@@ -36,41 +35,16 @@ async fn world(db: Db) -> World {
     }
 }
 
-fn ghl_client(sandbox: &Sandbox) -> ghl::Client {
-    ghl::Client::new(ghl::ClientConfig::new(
-        sandbox.ghl_base_url(),
-        SecretString::from(sandbox.config().ghl_access_token.clone()),
-    ))
-    .unwrap()
-}
-
-fn mp_client(sandbox: &Sandbox) -> mercadopago::Client {
-    mercadopago::Client::new(mercadopago::ClientConfig::new(
-        sandbox.mp_base_url(),
-        SecretString::from(sandbox.config().mp_access_token.clone()),
-    ))
-    .unwrap()
-}
-
 /// A desk on the sandbox and `db`; `unpaid_hold` as the clinic set it.
 fn desk_on(
     sandbox: &Sandbox,
     db: &TestDb,
     unpaid_hold: Option<std::time::Duration>,
 ) -> (Desk, broadcast::Receiver<DeskEvent>) {
-    let c = sandbox.config().clone();
     let (tx, rx) = broadcast::channel(16);
     let clinic = ClinicConfig {
-        location_id: c.location_id.clone(),
-        clinic_name: c.location_name.clone(),
-        timezone: chrono_tz::America::Lima,
-        currency: Currency::Pen,
-        // No tunnel in these tests: payments are found by re-reading, as with no public URL.
-        public_webhook_url: None,
-        link_ttl: std::time::Duration::from_secs(3600),
-        after_payment: desk::config::AfterPayment::default(),
         unpaid_hold,
-        retention: None,
+        ..support::lima_clinic(sandbox)
     };
     let desk = Desk::new(
         Arc::new(db.store.clone()),

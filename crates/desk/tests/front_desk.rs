@@ -7,9 +7,8 @@ use chrono::Duration;
 use desk::events::NoEvents;
 use desk::money::Currency;
 use desk::testing::TestDb;
-use desk::{Attendance, Channel, ClinicConfig, CreateBooking, Desk, ErrorCode, Store};
+use desk::{Attendance, Channel, CreateBooking, Desk, ErrorCode, Store};
 use sandbox::{Sandbox, SandboxConfig, seed};
-use secrecy::SecretString;
 use std::sync::Arc;
 use testkit::Db;
 
@@ -26,28 +25,9 @@ struct World {
 async fn world(db: Db) -> World {
     let db = db.open().await;
     let sandbox = Sandbox::start(SandboxConfig::demo()).await.unwrap();
-    let c = sandbox.config().clone();
-    let ghl = ghl::Client::new(ghl::ClientConfig::new(
-        sandbox.ghl_base_url(),
-        SecretString::from(c.ghl_access_token.clone()),
-    ))
-    .unwrap();
-    let mp = mercadopago::Client::new(mercadopago::ClientConfig::new(
-        sandbox.mp_base_url(),
-        SecretString::from(c.mp_access_token.clone()),
-    ))
-    .unwrap();
-    let clinic = ClinicConfig {
-        location_id: c.location_id.clone(),
-        clinic_name: c.location_name.clone(),
-        timezone: chrono_tz::America::Lima,
-        currency: Currency::Pen,
-        public_webhook_url: None,
-        link_ttl: std::time::Duration::from_secs(3600),
-        after_payment: desk::config::AfterPayment::default(),
-        unpaid_hold: None,
-        retention: None,
-    };
+    let ghl = support::ghl_client(&sandbox);
+    let mp = support::mp_client(&sandbox);
+    let clinic = support::lima_clinic(&sandbox);
     let desk = Desk::new(
         Arc::new(db.store.clone()),
         Arc::new(ghl.clone()),
@@ -428,7 +408,8 @@ async fn attendance_is_written_to_ghl_and_the_booking_follows_audited_as_desk(w:
     }
 }
 
-async fn attendance_is_refused_for_cancelled_failed_or_unknown_bookings(w: World) {
+/// Two bookings that do not stand: one cancelled, one GHL refused (its slot was taken).
+async fn a_cancelled_and_a_failed_booking(w: &World) -> (desk::view::BookingView, desk::Booking) {
     let cancelled = w.desk.create_booking(request("gone", 11)).await.unwrap();
     w.desk
         .cancel_booking(&cancelled.id, None, "desk")
@@ -447,6 +428,11 @@ async fn attendance_is_refused_for_cancelled_failed_or_unknown_bookings(w: World
             .await
             .unwrap()
             .unwrap();
+    (cancelled, failed)
+}
+
+async fn attendance_is_refused_for_cancelled_failed_or_unknown_bookings(w: World) {
+    let (cancelled, failed) = a_cancelled_and_a_failed_booking(&w).await;
     let puts_before = ghl_calls(&w, "PUT", "/calendars/events/appointments");
 
     for id in [cancelled.id.as_str(), failed.id.as_str()] {
@@ -623,24 +609,7 @@ async fn a_reschedule_to_a_taken_or_off_grid_time_is_refused_and_changes_nothing
 }
 
 async fn a_reschedule_is_refused_for_bookings_that_do_not_stand(w: World) {
-    let cancelled = w.desk.create_booking(request("gone", 11)).await.unwrap();
-    w.desk
-        .cancel_booking(&cancelled.id, None, "desk")
-        .await
-        .unwrap();
-    w.desk.create_booking(request("first", 12)).await.unwrap();
-    let err = w
-        .desk
-        .create_booking(request("second", 12))
-        .await
-        .unwrap_err();
-    assert_eq!(err.code(), ErrorCode::SlotTaken);
-    let failed =
-        w.db.store
-            .booking_by_idempotency_key("second")
-            .await
-            .unwrap()
-            .unwrap();
+    let (cancelled, failed) = a_cancelled_and_a_failed_booking(&w).await;
     let puts_before = ghl_calls(&w, "PUT", "/calendars/events/appointments");
     let (start, end) = (tomorrow_at(16, 0), tomorrow_at(16, 30));
     for id in [cancelled.id.as_str(), failed.id.as_str()] {

@@ -10,11 +10,11 @@
 
 use chrono::{DateTime, Duration, Utc};
 use desk::inbox::{Accepted, IncomingWebhook};
-use desk::money::Currency;
+
 use desk::testing::TestDb;
-use desk::{ChargeStatus, ClinicConfig, Desk, DeskEvent, ErrorCode, EventSink, SyncState};
+use desk::{ChargeStatus, Desk, DeskEvent, ErrorCode, EventSink, SyncState};
 use sandbox::{Fault, FaultKind, GhlRateLimit, PayRequest, Sandbox, SandboxConfig, seed};
-use secrecy::SecretString;
+
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 use testkit::Db;
@@ -58,18 +58,14 @@ async fn world(db: Db) -> World {
         burst_window: std::time::Duration::from_millis(500),
         daily_max: 200_000,
     });
-    let c = sandbox.config().clone();
-    let ghl_token = || SecretString::from(c.ghl_access_token.clone());
-    let mp_token = || SecretString::from(c.mp_access_token.clone());
-
-    let mut ghl_config = ghl::ClientConfig::new(sandbox.ghl_base_url(), ghl_token());
+    let mut ghl_config = support::ghl_config(&sandbox);
     ghl_config.timeout = CLIENT_TIMEOUT;
     ghl_config.retry = ghl::RetryPolicy {
         max_attempts: 3,
         base_delay: std::time::Duration::from_millis(100),
         max_delay: std::time::Duration::from_secs(2),
     };
-    let mut mp_config = mercadopago::ClientConfig::new(sandbox.mp_base_url(), mp_token());
+    let mut mp_config = support::mp_config(&sandbox);
     mp_config.timeout = CLIENT_TIMEOUT;
     mp_config.retry = mercadopago::RetryPolicy {
         max_attempts: 2,
@@ -77,18 +73,8 @@ async fn world(db: Db) -> World {
         max_delay: std::time::Duration::from_secs(2),
     };
     let events = Arc::new(Recorder::default());
-    let clinic = ClinicConfig {
-        location_id: c.location_id.clone(),
-        clinic_name: c.location_name.clone(),
-        timezone: chrono_tz::America::Lima,
-        currency: Currency::Pen,
-        // No tunnel: deliveries are handed to the inbox by the test, as the listener would.
-        public_webhook_url: None,
-        link_ttl: std::time::Duration::from_secs(3600),
-        after_payment: desk::config::AfterPayment::default(),
-        unpaid_hold: None,
-        retention: None,
-    };
+    // No tunnel: deliveries are handed to the inbox by the test, as the listener would.
+    let clinic = support::lima_clinic(&sandbox);
     let desk = Desk::new(
         Arc::new(db.store.clone()),
         Arc::new(ghl::Client::new(ghl_config).unwrap()),
@@ -98,12 +84,8 @@ async fn world(db: Db) -> World {
     );
     World {
         desk: Arc::new(desk),
-        ghl: ghl::Client::new(ghl::ClientConfig::new(sandbox.ghl_base_url(), ghl_token())).unwrap(),
-        mp: mercadopago::Client::new(mercadopago::ClientConfig::new(
-            sandbox.mp_base_url(),
-            mp_token(),
-        ))
-        .unwrap(),
+        ghl: support::ghl_client(&sandbox),
+        mp: support::mp_client(&sandbox),
         sandbox,
         events,
         _db: db,

@@ -455,13 +455,7 @@ impl Store for SqlStore {
         audit: &AuditEntry,
         effects: &[OutboxItem],
     ) -> Result<i64, StoreError> {
-        let at = to_db(now());
         let mut tx = self.begin().await?;
-        let result = bind_charge_update(sqlx::query(UPDATE_CHARGE), charge)
-            .execute(&mut *tx)
-            .await
-            .map_err(map_err)?;
-        expect_one(result, "charge")?;
         sqlx::query(
             "UPDATE charges SET desk_method = ?, desk_reference = ?, desk_by = ?, desk_at = ? \
              WHERE id = ?",
@@ -474,13 +468,7 @@ impl Store for SqlStore {
         .execute(&mut *tx)
         .await
         .map_err(map_err)?;
-        bind_audit(sqlx::query(INSERT_AUDIT), audit)
-            .execute(&mut *tx)
-            .await
-            .map_err(map_err)?;
-        queue_new(&mut tx, effects, &at).await?;
-        tx.commit().await.map_err(map_err)?;
-        Ok(charge.version + 1)
+        commit_charge(tx, charge, Some(audit), effects, &to_db(now())).await
     }
 
     async fn payments_of_charge(&self, charge_id: &str) -> Result<Vec<Payment>, StoreError> {
@@ -520,20 +508,7 @@ impl Store for SqlStore {
             };
             q.execute(&mut *tx).await.map_err(map_err)?;
         }
-        let result = bind_charge_update(sqlx::query(UPDATE_CHARGE), charge)
-            .execute(&mut *tx)
-            .await
-            .map_err(map_err)?;
-        expect_one(result, "charge")?;
-        if let Some(a) = audit {
-            bind_audit(sqlx::query(INSERT_AUDIT), a)
-                .execute(&mut *tx)
-                .await
-                .map_err(map_err)?;
-        }
-        queue_new(&mut tx, effects, &at).await?;
-        tx.commit().await.map_err(map_err)?;
-        Ok(charge.version + 1)
+        commit_charge(tx, charge, audit, effects, &at).await
     }
 
     async fn insert_inbox(&self, d: &InboxDelivery) -> Result<bool, StoreError> {
@@ -814,6 +789,31 @@ impl Store for SqlStore {
 type AnyQuery<'q> = sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments>;
 
 /// Queues, inside `tx`, each effect whose idempotency key is not queued yet.
+/// The end every charge write shares: the version-checked charge update, its audit line and
+/// the effects it owes, committed with whatever `tx` already holds. Returns the new version.
+async fn commit_charge(
+    mut tx: sqlx::Transaction<'static, sqlx::Any>,
+    charge: &Charge,
+    audit: Option<&AuditEntry>,
+    effects: &[OutboxItem],
+    at: &str,
+) -> Result<i64, StoreError> {
+    let result = bind_charge_update(sqlx::query(UPDATE_CHARGE), charge)
+        .execute(&mut *tx)
+        .await
+        .map_err(map_err)?;
+    expect_one(result, "charge")?;
+    if let Some(a) = audit {
+        bind_audit(sqlx::query(INSERT_AUDIT), a)
+            .execute(&mut *tx)
+            .await
+            .map_err(map_err)?;
+    }
+    queue_new(&mut tx, effects, at).await?;
+    tx.commit().await.map_err(map_err)?;
+    Ok(charge.version + 1)
+}
+
 async fn queue_new(
     tx: &mut sqlx::Transaction<'static, sqlx::Any>,
     effects: &[OutboxItem],

@@ -1,10 +1,54 @@
-//! What the desk's test suites share: the booking every test starts from, Lima times on the
-//! sandbox's Consulta general grid, and outbox rows made due.
+//! What the desk's test suites share: the clinic and clients on the sandbox, the booking
+//! every test starts from, Lima times on the sandbox's Consulta general grid, and outbox rows
+//! made due.
 #![allow(dead_code)] // each suite uses its own part
 
 use chrono::{DateTime, Duration, NaiveTime, TimeZone, Utc};
-use desk::{CreateBooking, Store};
-use sandbox::seed;
+use desk::money::Currency;
+use desk::{ClinicConfig, CreateBooking, Store};
+use sandbox::{Sandbox, seed};
+use secrecy::SecretString;
+
+/// The sandbox's clinic in Lima, charging PEN, with no public URL: payments are found by
+/// re-reading (or handed to the inbox by the test, as the listener would).
+pub fn lima_clinic(sandbox: &Sandbox) -> ClinicConfig {
+    let c = sandbox.config();
+    ClinicConfig {
+        location_id: c.location_id.clone(),
+        clinic_name: c.location_name.clone(),
+        timezone: chrono_tz::America::Lima,
+        currency: Currency::Pen,
+        public_webhook_url: None,
+        link_ttl: std::time::Duration::from_secs(3600),
+        after_payment: desk::config::AfterPayment::default(),
+        unpaid_hold: None,
+        retention: None,
+    }
+}
+
+/// The GHL client's settings for the sandbox.
+pub fn ghl_config(sandbox: &Sandbox) -> ghl::ClientConfig {
+    ghl::ClientConfig::new(
+        sandbox.ghl_base_url(),
+        SecretString::from(sandbox.config().ghl_access_token.clone()),
+    )
+}
+
+/// The MP client's settings for the sandbox.
+pub fn mp_config(sandbox: &Sandbox) -> mercadopago::ClientConfig {
+    mercadopago::ClientConfig::new(
+        sandbox.mp_base_url(),
+        SecretString::from(sandbox.config().mp_access_token.clone()),
+    )
+}
+
+pub fn ghl_client(sandbox: &Sandbox) -> ghl::Client {
+    ghl::Client::new(ghl_config(sandbox)).unwrap()
+}
+
+pub fn mp_client(sandbox: &Sandbox) -> mercadopago::Client {
+    mercadopago::Client::new(mp_config(sandbox)).unwrap()
+}
 
 /// Tomorrow at `hh:mm` in Lima, on the Consulta general grid.
 pub fn tomorrow_at(hh: u32, mm: u32) -> DateTime<Utc> {

@@ -271,33 +271,11 @@ impl Hub {
         match &case.payload {
             Payload::Raw(bytes) => return raw_exchange(base, bytes.clone()).await,
             Payload::Declared(length) => {
-                let mut request = format!(
-                    "{} {} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nContent-Length: {length}\r\nExpect: 100-continue\r\n",
-                    case.method, case.path
-                )
-                .into_bytes();
-                for (k, v) in &case.headers {
-                    request.extend(k.as_bytes());
-                    request.extend(b": ");
-                    request.extend(v);
-                    request.extend(b"\r\n");
-                }
-                request.extend(b"\r\n");
-                return raw_exchange(base, request).await;
+                let head = format!("Content-Length: {length}\r\nExpect: 100-continue\r\n");
+                return raw_exchange(base, raw_head(case, &head)).await;
             }
             Payload::Chunked(body) => {
-                let mut request = format!(
-                    "{} {} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nTransfer-Encoding: chunked\r\n",
-                    case.method, case.path
-                )
-                .into_bytes();
-                for (k, v) in &case.headers {
-                    request.extend(k.as_bytes());
-                    request.extend(b": ");
-                    request.extend(v);
-                    request.extend(b"\r\n");
-                }
-                request.extend(b"\r\n");
+                let mut request = raw_head(case, "Transfer-Encoding: chunked\r\n");
                 for chunk in body.chunks(16 * 1024) {
                     request.extend(format!("{:x}\r\n", chunk.len()).into_bytes());
                     request.extend(chunk);
@@ -399,4 +377,21 @@ pub async fn raw_exchange(base: &str, request: Vec<u8>) -> (u16, Vec<u8>) {
         .map(|at| answer[at + 4..].to_vec())
         .unwrap_or_else(|| answer.clone());
     (status, body)
+}
+
+/// A raw request head for `case`: its method, path and headers, plus `extra` header lines.
+fn raw_head(case: &Case, extra: &str) -> Vec<u8> {
+    let mut head = format!(
+        "{} {} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n{extra}",
+        case.method, case.path
+    )
+    .into_bytes();
+    for (k, v) in &case.headers {
+        head.extend(k.as_bytes());
+        head.extend(b": ");
+        head.extend(v);
+        head.extend(b"\r\n");
+    }
+    head.extend(b"\r\n");
+    head
 }
